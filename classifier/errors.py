@@ -1,0 +1,19 @@
+"""One small error hierarchy; every message says what the user should do next."""
+
+from __future__ import annotations
+
+
+class ClassifierError(Exception):
+    """Base class of every error tierwise raises on purpose."""
+
+
+class BundleError(ClassifierError):
+    """A model bundle is missing, incomplete, or does not match its manifest."""
+
+
+class ConfigError(ClassifierError):
+    """A contracts, routing-table or rules file is invalid; the message names file and key."""
+
+
+class InputError(ClassifierError):
+    """A request text or log record cannot be used as given."""

@@ -1,0 +1,44 @@
+"""The classifier's answer for one text: a small frozen value, cheap to build on the hot path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from classifier.taxonomy import Intent, Risk, Tier
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Labels with calibrated probabilities, plus the provenance needed to replay the decision.
+
+    `tier_ok_probs` holds P(tier would succeed) per tier, monotone non-decreasing nano -> full;
+    `tier` is the smallest tier whose probability reaches the bundle's threshold.
+    """
+
+    intent: Intent
+    intent_probs: dict[str, float]
+    risk: Risk
+    risk_probs: dict[str, float]
+    tier: Tier
+    tier_ok_probs: dict[str, float]
+    model_version: str
+    bundle_hash: str
+    taxonomy_version: str
+    tokens_used: int
+    truncated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent,
+            "intent_probs": self.intent_probs,
+            "risk": self.risk,
+            "risk_probs": self.risk_probs,
+            "tier": self.tier,
+            "tier_ok_probs": self.tier_ok_probs,
+            "model_version": self.model_version,
+            "bundle_hash": self.bundle_hash,
+            "taxonomy_version": self.taxonomy_version,
+            "tokens_used": self.tokens_used,
+            "truncated": self.truncated,
+        }
