@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 Handler = Callable[[argparse.Namespace], int]
+_OWN_PACKAGES = {"classifier", "training", "serving", "data"}
 
 
 def _missing_extra(name: str, error: ImportError) -> Callable[[Any], None]:
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             register = entry.load()
         except ImportError as exc:
+            if (exc.name or "").split(".")[0] in _OWN_PACKAGES:
+                raise  # a bug in tierwise itself, not a missing extra
             register = _missing_extra(entry.name, exc)
         register(subparsers)
     return parser
