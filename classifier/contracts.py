@@ -1,0 +1,246 @@
+"""Per-feature contracts and the tier routing table (DESIGN section 6), validated on load.
+
+A contract says what a feature needs (quality bar, latency budget, risk floor, what a failure
+costs); the routing table says what each tier costs and which model serves it, so that a new model
+generation is a table update and nothing else. Both are validated once, at load time; the hot path
+(`classifier.decision.decide`) only reads plain attributes and precomputed numbers.
+
+Unknown features: `Contracts.get(name)` returns the file's `default` contract (or a built-in one
+when the file has none), and `is_known(name)` lets the decision say so in its reason.
+
+Example:
+    contracts = load_contracts()              # classifier/defaults/contracts.yaml
+    table = load_routing_table()              # classifier/defaults/routing_table.yaml
+    contracts.get("doc_summary").quality_bar  # 0.85
+    table.model("mini")                       # "acme-mini-2026-08"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from classifier.configio import format_validation_error, load_yaml_model
+from classifier.errors import ConfigError
+from classifier.taxonomy import RISKS, TIER_RANK, TIERS, Intent, Risk, Tier
+
+DEFAULTS_DIR = Path(__file__).parent / "defaults"
+DEFAULT_CONTRACTS_PATH = DEFAULTS_DIR / "contracts.yaml"
+DEFAULT_ROUTING_TABLE_PATH = DEFAULTS_DIR / "routing_table.yaml"
+
+Fallback = Literal["retry", "escalate", "fail_closed"]
+FeatureName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are refused: a misspelt `quality_bar` must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Economics(_Strict):
+    """What going wrong costs this feature, in USD."""
+
+    failure_usd: float = Field(ge=0.0, description="one user-visible failure")
+    review_usd: float = Field(default=0.0, ge=0.0, description="one human review (fail_closed)")
+    delay_usd_per_s: float = Field(default=0.0, ge=0.0, description="one second over budget")
+
+
+class FeatureContract(_Strict):
+    """What one product feature needs from a tier."""
+
+    intent: Intent | None = None
+    share: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="traffic share (generator)"
+    )
+    quality_bar: float = Field(gt=0.0, le=1.0, description="minimum P(ok) a tier must reach")
+    latency_budget_ms: float = Field(gt=0.0)
+    risk_profile: Risk = "low"
+    fallback: Fallback = "escalate"
+    economics: Economics
+    typical_input_tokens: int = Field(default=400, ge=1, description="when the text is unknown")
+    typical_output_tokens: int = Field(default=300, ge=1)
+
+
+BUILTIN_DEFAULT_CONTRACT = FeatureContract(
+    intent=None,
+    quality_bar=0.85,
+    latency_budget_ms=5000,
+    risk_profile="medium",
+    fallback="escalate",
+    economics=Economics(failure_usd=0.02, review_usd=0.0, delay_usd_per_s=0.0005),
+)
+
+
+class AbstainConfig(_Strict):
+    """When the model is unsure, escalate one tier instead of trusting a thin margin."""
+
+    min_intent_prob: float = Field(default=0.40, ge=0.0, le=1.0)
+    ok_margin: float = Field(default=0.02, ge=0.0, le=0.5)
+
+
+def _default_risk_min_tier() -> dict[Risk, Tier]:
+    return {"low": "nano", "medium": "nano", "high": "mini"}
+
+
+class DecisionConfig(_Strict):
+    """Global decision settings: the lowest tier allowed per risk level, and abstention margins."""
+
+    risk_min_tier: dict[Risk, Tier] = Field(default_factory=_default_risk_min_tier)
+    abstain: AbstainConfig = Field(default_factory=AbstainConfig)
+
+    @model_validator(mode="after")
+    def _complete_and_monotone(self) -> DecisionConfig:
+        missing = [risk for risk in RISKS if risk not in self.risk_min_tier]
+        if missing:
+            raise ValueError(f"risk_min_tier needs an entry for every risk; missing {missing}")
+        ranks = [TIER_RANK[self.risk_min_tier[risk]] for risk in RISKS]
+        if ranks != sorted(ranks):
+            raise ValueError(
+                "risk_min_tier must not lower the tier as risk rises (low <= medium <= high)"
+            )
+        return self
+
+
+class ContractsFile(_Strict):
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    default: FeatureContract = BUILTIN_DEFAULT_CONTRACT
+    features: dict[FeatureName, FeatureContract] = Field(min_length=1)
+
+
+class TierSpec(_Strict):
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    input_per_mtok: float = Field(ge=0.0, description="USD per million input tokens")
+    output_per_mtok: float = Field(ge=0.0, description="USD per million output tokens")
+    p50_latency_ms: float = Field(ge=0.0, description="typical latency of one answer")
+
+
+class RoutingTableFile(_Strict):
+    version: Annotated[str, StringConstraints(min_length=1)]
+    tiers: dict[Tier, TierSpec]
+
+    @model_validator(mode="after")
+    def _every_tier(self) -> RoutingTableFile:
+        missing = [tier for tier in TIERS if tier not in self.tiers]
+        if missing:
+            raise ValueError(
+                f"tiers needs an entry for every tier {list(TIERS)}; missing {missing}"
+            )
+        return self
+
+
+class Contracts:
+    """Validated contracts; immutable after load, so safe to share across threads."""
+
+    __slots__ = ("decision", "default", "features", "source", "_plans")
+
+    def __init__(self, parsed: ContractsFile, source: str = "<memory>") -> None:
+        self.decision: DecisionConfig = parsed.decision
+        self.default: FeatureContract = parsed.default
+        self.features: Mapping[str, FeatureContract] = MappingProxyType(dict(parsed.features))
+        self.source = source
+        # Per-(routing table, feature) numbers precomputed by classifier.decision; keyed by the
+        # table object itself (identity), which the cache keeps alive, so ids are never reused.
+        self._plans: dict[Any, Any] = {}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], source: str = "<memory>") -> Contracts:
+        try:
+            return cls(ContractsFile.model_validate(raw), source)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(Path(source), exc)) from exc
+
+    def with_abstain(
+        self, *, min_intent_prob: float | None = None, ok_margin: float | None = None
+    ) -> Contracts:
+        """A copy with other abstention margins (e.g. from service settings); validated."""
+        current = self.decision.abstain
+        raw = {
+            "min_intent_prob": current.min_intent_prob
+            if min_intent_prob is None
+            else min_intent_prob,
+            "ok_margin": current.ok_margin if ok_margin is None else ok_margin,
+        }
+        try:
+            abstain = AbstainConfig.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(Path("abstain"), exc)) from exc
+        parsed = ContractsFile.model_construct(
+            decision=self.decision.model_copy(update={"abstain": abstain}),
+            default=self.default,
+            features=dict(self.features),
+        )
+        return Contracts(parsed, self.source)
+
+    def get(self, feature: str | None) -> FeatureContract:
+        """The feature's contract, or the default contract for an unknown or missing feature."""
+        if feature is None:
+            return self.default
+        return self.features.get(feature, self.default)
+
+    def is_known(self, feature: str | None) -> bool:
+        return feature is not None and feature in self.features
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.features)
+
+    def __repr__(self) -> str:
+        return f"Contracts({len(self.features)} features from {self.source})"
+
+
+class RoutingTable:
+    """Tier -> model, price and typical latency; immutable after load."""
+
+    __slots__ = ("version", "tiers", "source", "tier_models")
+
+    def __init__(self, parsed: RoutingTableFile, source: str = "<memory>") -> None:
+        self.version = parsed.version
+        self.tiers: Mapping[str, TierSpec] = MappingProxyType({t: parsed.tiers[t] for t in TIERS})
+        self.tier_models: Mapping[str, str] = MappingProxyType(
+            {tier: spec.model for tier, spec in self.tiers.items()}
+        )
+        self.source = source
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], source: str = "<memory>") -> RoutingTable:
+        try:
+            return cls(RoutingTableFile.model_validate(raw), source)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(Path(source), exc)) from exc
+
+    def model(self, tier: str) -> str:
+        return self.tiers[tier].model
+
+    def price_usd(self, tier: str, input_tokens: int, output_tokens: int) -> float:
+        """What one call to `tier` costs at the table's list prices."""
+        spec = self.tiers[tier]
+        return (input_tokens * spec.input_per_mtok + output_tokens * spec.output_per_mtok) / 1e6
+
+    def latency_ms(self, tier: str) -> float:
+        return self.tiers[tier].p50_latency_ms
+
+    def __repr__(self) -> str:
+        return f"RoutingTable(version={self.version!r} from {self.source})"
+
+
+def load_contracts(path: Path | str | None = None) -> Contracts:
+    """Load and validate contracts (default: the packaged classifier/defaults/contracts.yaml)."""
+    path = Path(path) if path is not None else DEFAULT_CONTRACTS_PATH
+    return Contracts(load_yaml_model(path, ContractsFile, what="contracts"), str(path))
+
+
+def load_routing_table(path: Path | str | None = None) -> RoutingTable:
+    """Load and validate the routing table (default: classifier/defaults/routing_table.yaml)."""
+    path = Path(path) if path is not None else DEFAULT_ROUTING_TABLE_PATH
+    return RoutingTable(load_yaml_model(path, RoutingTableFile, what="routing table"), str(path))
