@@ -1,0 +1,177 @@
+"""The model bundle on disk: manifest schema, file hashes, and checks that refuse a mismatch.
+
+A bundle is a directory: model.onnx (one fused graph), tokenizer.json, manifest.json.
+Loading checks, in order: the manifest parses and speaks this format and taxonomy; both files
+match their recorded sha256; the graph's inputs and outputs (names and widths) match the
+manifest's label lists. Any failure raises BundleError saying what to do next.
+Nothing here imports onnxruntime: the runtime passes the graph's signature in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from classifier.errors import BundleError
+from classifier.taxonomy import INTENTS, RISKS, TAXONOMY_VERSION, TIERS
+from classifier.textwindow import TextWindow
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+MANIFEST_FILE = "manifest.json"
+INPUT_NAMES = ("input_ids", "attention_mask")
+OUTPUT_NAMES = ("intent_probs", "risk_probs", "tier_ok_probs")
+HEADS = ("intent", "risk", "tier")
+EXPECTED_LABELS = {"intent": list(INTENTS), "risk": list(RISKS), "tier": list(TIERS)}
+
+_REBUILD = "rebuild it with `tierwise export` (or `tierwise train`)"
+
+
+class Manifest(BaseModel):
+    """manifest.json (DESIGN section 5). Unknown keys are kept, so newer writers stay readable."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    format_version: int
+    name: str
+    version: str
+    created: str
+    taxonomy_version: str
+    labels: dict[str, list[str]]
+    inputs: list[str] = Field(default_factory=lambda: list(INPUT_NAMES))
+    outputs: dict[str, str] = Field(
+        default_factory=lambda: dict(zip(HEADS, OUTPUT_NAMES, strict=True))
+    )
+    text_window: dict[str, int]
+    embedding: dict[str, Any]
+    heads: dict[str, Any] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=lambda: {"tier_ok": 0.5})
+    training_data: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    mlflow_run_id: str | None = None
+    files: dict[str, str]
+
+    @property
+    def window(self) -> TextWindow:
+        return TextWindow.from_dict(self.text_window)
+
+    @property
+    def tier_threshold(self) -> float:
+        return float(self.thresholds.get("tier_ok", 0.5))
+
+    @property
+    def bundle_hash(self) -> str:
+        """Short sha256 over what shapes a prediction: both files, window and thresholds."""
+        material = json.dumps(
+            {"files": self.files, "window": self.text_window, "thresholds": self.thresholds},
+            sort_keys=True,
+        )
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False) + "\n"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(bundle_dir: Path) -> Manifest:
+    """Parse and check manifest.json against this runtime's format and taxonomy."""
+    path = Path(bundle_dir) / MANIFEST_FILE
+    if not path.is_file():
+        raise BundleError(
+            f"{bundle_dir} has no {MANIFEST_FILE}: it is not a tierwise bundle; "
+            f"point to a bundle directory or {_REBUILD}"
+        )
+    try:
+        manifest = Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, ValidationError) as exc:
+        raise BundleError(f"{path} is not a valid manifest ({exc}); {_REBUILD}") from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise BundleError(
+            f"bundle at {bundle_dir} was built for format {manifest.format_version}; this "
+            f"runtime reads format {FORMAT_VERSION}; {_REBUILD} or install a matching tierwise"
+        )
+    if manifest.taxonomy_version != TAXONOMY_VERSION:
+        raise BundleError(
+            f"bundle at {bundle_dir} speaks taxonomy {manifest.taxonomy_version}, this runtime "
+            f"speaks {TAXONOMY_VERSION}; retrain on current labels and {_REBUILD}"
+        )
+    for head, expected in EXPECTED_LABELS.items():
+        if manifest.labels.get(head) != expected:
+            raise BundleError(
+                f"bundle at {bundle_dir} lists {head} labels {manifest.labels.get(head)}, "
+                f"expected {expected} (taxonomy {TAXONOMY_VERSION}); {_REBUILD}"
+            )
+    if list(manifest.inputs) != list(INPUT_NAMES) or [
+        manifest.outputs.get(h) for h in HEADS
+    ] != list(OUTPUT_NAMES):
+        raise BundleError(
+            f"bundle at {bundle_dir} declares inputs {manifest.inputs} and outputs "
+            f"{manifest.outputs}; this runtime needs {list(INPUT_NAMES)} and "
+            f"{dict(zip(HEADS, OUTPUT_NAMES, strict=True))}; {_REBUILD}"
+        )
+    try:
+        manifest.window  # noqa: B018 - validates sizes
+    except (KeyError, ValueError, TypeError) as exc:
+        raise BundleError(
+            f"bundle at {bundle_dir} has a bad text_window ({exc}); {_REBUILD}"
+        ) from exc
+    return manifest
+
+
+def verify_files(bundle_dir: Path, manifest: Manifest) -> None:
+    """Refuse a bundle whose model or tokenizer is missing or differs from the manifest."""
+    for name in (MODEL_FILE, TOKENIZER_FILE):
+        path = Path(bundle_dir) / name
+        expected = manifest.files.get(name)
+        if not path.is_file():
+            raise BundleError(f"bundle at {bundle_dir} is missing {name}; {_REBUILD}")
+        if expected is None:
+            raise BundleError(f"manifest at {bundle_dir} records no sha256 for {name}; {_REBUILD}")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise BundleError(
+                f"{path} has sha256 {actual[:12]}…, the manifest says {expected[:12]}…: the file "
+                f"was changed or copied incompletely; copy the bundle again or {_REBUILD}"
+            )
+
+
+def check_signature(
+    bundle_dir: Path,
+    manifest: Manifest,
+    inputs: Sequence[tuple[str, Sequence[Any]]],
+    outputs: Sequence[tuple[str, Sequence[Any]]],
+) -> None:
+    """Compare the graph's (name, shape) inputs/outputs with what the manifest promises."""
+    input_names = [name for name, _ in inputs]
+    if sorted(input_names) != sorted(INPUT_NAMES):
+        raise BundleError(
+            f"model.onnx at {bundle_dir} takes inputs {input_names}, expected "
+            f"{list(INPUT_NAMES)}; the graph does not belong to this manifest; {_REBUILD}"
+        )
+    shapes = dict(outputs)
+    for head, output in zip(HEADS, OUTPUT_NAMES, strict=True):
+        if output not in shapes:
+            raise BundleError(
+                f"model.onnx at {bundle_dir} has no output {output!r} (has {sorted(shapes)}); "
+                f"{_REBUILD}"
+            )
+        shape = list(shapes[output])
+        width = len(manifest.labels[head])
+        if len(shape) != 2 or shape[1] != width:
+            raise BundleError(
+                f"model.onnx at {bundle_dir} gives {output} shape {shape}, but the manifest lists "
+                f"{width} {head} labels; graph and manifest disagree; {_REBUILD}"
+            )

@@ -1,0 +1,88 @@
+"""The exported graph computes what the Python student + sklearn heads compute."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.bundle import MANIFEST_FILE, MODEL_FILE, sha256_file
+from classifier.runtime import Classifier
+from training.export import export_bundle
+from training.heads import TierwiseHeads
+
+pytestmark = pytest.mark.slow
+
+
+def _parity_texts(base: list[str], n: int = 1000) -> list[str]:
+    """Training texts (repeats sit exactly on split thresholds), variants, noise, long ones."""
+    rng = random.Random(11)
+    words = " ".join(base).split()
+    texts = list(base[:300])
+    while len(texts) < n:
+        kind = rng.random()
+        if kind < 0.5:
+            texts.append(" ".join(rng.choice(words) for _ in range(rng.randint(1, 40))))
+        elif kind < 0.7:
+            texts.append(rng.choice(base) + " " + rng.choice(["Danke!", "naïve café", "日本語で"]))
+        elif kind < 0.9:
+            texts.append(" ".join(rng.choice(words) for _ in range(rng.randint(300, 900))))
+        else:
+            texts.append("".join(rng.choice("abc XYZ,.;!?\n\t0123") for _ in range(60)))
+    return texts
+
+
+def test_onnx_matches_student_and_sklearn_on_1000_texts(tiny_model) -> None:  # noqa: ANN001
+    texts = _parity_texts(tiny_model.data["text"])
+    expected = tiny_model.heads.predict_proba(tiny_model.student.encode(texts))
+    clf = Classifier.load(tiny_model.bundle_dir)
+    batch = clf.classify_batch(texts)
+    single = [clf.classify(t) for t in texts[::7]]
+    for head, field in (
+        ("intent", "intent_probs"),
+        ("risk", "risk_probs"),
+        ("tier_ok", "tier_ok_probs"),
+    ):
+        got = np.array([list(getattr(p, field).values()) for p in batch])
+        assert np.abs(got - expected[head]).max() <= 1e-5, head
+        got = np.array([list(getattr(p, field).values()) for p in single])
+        assert np.abs(got - expected[head][::7]).max() <= 1e-5, head
+    assert any(p.truncated for p in batch)
+    assert len({p.intent for p in batch}) > 3
+
+
+def test_manifest_describes_the_bundle(tiny_bundle: Path) -> None:
+    manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
+    assert manifest["files"][MODEL_FILE] == sha256_file(tiny_bundle / MODEL_FILE)
+    assert manifest["labels"]["intent"][0] == "summarize"
+    assert manifest["embedding"]["teacher"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+    assert manifest["metrics"] == {"note": "synthetic fixture"}
+    assert manifest["text_window"]["max_tokens"] >= 2
+    assert manifest["heads"]["n_trees"] > 0
+    tok = json.loads((tiny_bundle / "tokenizer.json").read_text())
+    assert tok["padding"] is None and tok["truncation"] is None
+
+
+def test_failed_export_leaves_the_old_bundle(tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+    target = tmp_path / "live"
+    shutil.copytree(tiny_model.bundle_dir, target)
+    before = sha256_file(target / MODEL_FILE)
+    X = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
+    wrong = TierwiseHeads(max_iter=2).fit(
+        X, np.arange(60) % 7, np.arange(60) % 3, np.tile([0, 1, 1], (60, 1))
+    )
+    with pytest.raises(ValueError, match="5-d"):
+        export_bundle(tiny_model.student, wrong, target, name="x", version="2")
+    assert sha256_file(target / MODEL_FILE) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_extra_manifest_cannot_override_derived_fields(tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError, match="labels"):
+        export_bundle(
+            tiny_model.student, tiny_model.heads, tmp_path / "b", extra_manifest={"labels": {}}
+        )

@@ -1,0 +1,152 @@
+"""Build the one fused ONNX graph: token ids -> static embedding -> every head.
+
+Layout (all float32):
+  input_ids [B, L] int64, attention_mask [B, L] int64
+  Gather(E, ids) * mask -> ReduceSum(L) -> / max(ReduceSum(mask), 1)  = embedding [B, D]
+  (E sits on a 2^-k grid, so the sum is exact and equals training.embed.pool_ids bit for bit)
+  per head: skl2onnx trees -> probabilities [B, k] -> MatMul(placement [k, n]) -> [B, n]
+  (the placement matrix puts classes missing from training at probability 0, exactly)
+  tier: three binary heads -> P(ok) columns -> cumulative Max -> tier_ok_probs [B, 3]
+The heads are converted separately, prefixed with onnx.compose.add_prefix, and wired to the
+shared embedding by name, so the embedding is computed once for all heads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from onnx.compose import add_prefix
+
+from classifier.bundle import INPUT_NAMES, OUTPUT_NAMES
+from training.heads import HeadFit, TierwiseHeads
+
+MAIN_OPSET = 17
+ML_OPSET = 3  # onnx.compose and skl2onnx's tree converters agree on ai.onnx.ml 3
+EMBEDDING = "embedding"
+
+
+def _convert(fit: HeadFit, dim: int, prefix: str) -> onnx.ModelProto:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    model = convert_sklearn(
+        fit.model,
+        initial_types=[("X", FloatTensorType([None, dim]))],
+        options={id(fit.model): {"zipmap": False}},
+        target_opset={"": MAIN_OPSET, "ai.onnx.ml": ML_OPSET},
+    )
+    return add_prefix(model, prefix)
+
+
+def _head_nodes(fit: HeadFit, dim: int, prefix: str, out: str) -> tuple[list, list]:
+    """Nodes and initializers mapping the embedding to `out` [B, n] for one head."""
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    n = fit.n_outputs
+    if fit.model is None:
+        # A head that saw < 2 classes: a constant row per input, X @ 0 + c keeps the batch dim.
+        inits += [
+            numpy_helper.from_array(np.zeros((dim, n), np.float32), f"{prefix}zeros"),
+            numpy_helper.from_array(fit.constant.astype(np.float32)[None, :], f"{prefix}const"),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [EMBEDDING, f"{prefix}zeros"], [f"{prefix}z"]),
+            helper.make_node("Add", [f"{prefix}z", f"{prefix}const"], [out]),
+        ]
+        return nodes, inits
+    head = _convert(fit, dim, prefix)
+    graph = head.graph
+    head_input = graph.input[0].name
+    probs = next(o.name for o in graph.output if "prob" in o.name)
+    for node in graph.node:
+        node.input[:] = [EMBEDDING if name == head_input else name for name in node.input]
+        nodes.append(node)
+    inits += list(graph.initializer)
+    placement = np.zeros((len(fit.classes), n), np.float32)
+    placement[np.arange(len(fit.classes)), fit.classes] = 1.0
+    inits.append(numpy_helper.from_array(placement, f"{prefix}placement"))
+    nodes.append(helper.make_node("MatMul", [probs, f"{prefix}placement"], [out]))
+    return nodes, inits
+
+
+def _embedding_nodes(vectors: np.ndarray) -> tuple[list, list]:
+    ids, mask = INPUT_NAMES
+    inits = [
+        numpy_helper.from_array(np.ascontiguousarray(vectors, np.float32), "emb_matrix"),
+        numpy_helper.from_array(np.array([1], np.int64), "emb_axis1"),
+        numpy_helper.from_array(np.array([2], np.int64), "emb_axis2"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "emb_one"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["emb_matrix", ids], ["emb_rows"], axis=0),
+        helper.make_node("Cast", [mask], ["emb_maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["emb_maskf", "emb_axis2"], ["emb_mask3"]),
+        helper.make_node("Mul", ["emb_rows", "emb_mask3"], ["emb_masked"]),
+        helper.make_node("ReduceSum", ["emb_masked", "emb_axis1"], ["emb_sum"], keepdims=0),
+        helper.make_node("ReduceSum", ["emb_maskf", "emb_axis1"], ["emb_count"], keepdims=1),
+        helper.make_node("Max", ["emb_count", "emb_one"], ["emb_countc"]),
+        helper.make_node("Div", ["emb_sum", "emb_countc"], [EMBEDDING]),
+    ]
+    return nodes, inits
+
+
+def build_graph(vectors: np.ndarray, heads: TierwiseHeads) -> onnx.ModelProto:
+    """The fused model; checked with onnx.checker before it is returned."""
+    dim = int(vectors.shape[1])
+    nodes, inits = _embedding_nodes(vectors)
+    intent_out, risk_out, tier_out = OUTPUT_NAMES
+    for fit, prefix, out in (
+        (heads.intent_, "intent_", intent_out),
+        (heads.risk_, "risk_", risk_out),
+    ):
+        more_nodes, more_inits = _head_nodes(fit, dim, prefix, out)
+        nodes += more_nodes
+        inits += more_inits
+    tier_cols = []
+    for t, fit in enumerate(heads.tiers_):
+        pair = f"tier{t}_pair"
+        more_nodes, more_inits = _head_nodes(fit, dim, f"tier{t}_", pair)
+        nodes += more_nodes
+        inits += more_inits
+        # [B, 2] -> column 1 (P(ok)) as [B, 1], exactly, via a 0/1 matrix.
+        inits.append(numpy_helper.from_array(np.array([[0.0], [1.0]], np.float32), f"tier{t}_sel"))
+        nodes.append(helper.make_node("MatMul", [pair, f"tier{t}_sel"], [f"tier{t}_ok"]))
+        tier_cols.append(f"tier{t}_ok")
+    nodes.append(helper.make_node("Max", [tier_cols[0], tier_cols[1]], ["tier_cum1"]))
+    nodes.append(helper.make_node("Max", ["tier_cum1", tier_cols[2]], ["tier_cum2"]))
+    nodes.append(
+        helper.make_node("Concat", [tier_cols[0], "tier_cum1", "tier_cum2"], [tier_out], axis=1)
+    )
+    ids, mask = INPUT_NAMES
+    graph = helper.make_graph(
+        nodes,
+        "tierwise",
+        inputs=[
+            helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "tokens"]),
+            helper.make_tensor_value_info(mask, TensorProto.INT64, ["batch", "tokens"]),
+        ],
+        outputs=[
+            helper.make_tensor_value_info(
+                intent_out, TensorProto.FLOAT, ["batch", heads.intent_.n_outputs]
+            ),
+            helper.make_tensor_value_info(
+                risk_out, TensorProto.FLOAT, ["batch", heads.risk_.n_outputs]
+            ),
+            helper.make_tensor_value_info(
+                tier_out, TensorProto.FLOAT, ["batch", len(heads.tiers_)]
+            ),
+        ],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[
+            helper.make_opsetid("", MAIN_OPSET),
+            helper.make_opsetid("ai.onnx.ml", ML_OPSET),
+        ],
+        producer_name="tierwise",
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
