@@ -1,0 +1,201 @@
+"""The replay's outputs: report.md (people), replay.json (machines), cost_quality.png (curve)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+ORDER = ("oracle", "learned", "knn", "rules", "random_matched", "always_nano", "always_mini",
+         "always_full")
+LABEL = {"oracle": "oracle (cheapest viable tier)", "learned": "learned (bundle + decision)",
+         "knn": "kNN router (same embeddings)", "rules": "rules (today's router)",
+         "random_matched": "random at learned's cost", "always_nano": "always nano",
+         "always_mini": "always mini", "always_full": "always full"}
+FEATURE_POLICIES = ("rules", "learned", "knn", "oracle", "always_full")
+
+
+def _f(value: Any, fmt: str = ".4f") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return format(value, fmt)
+
+
+def _ci(s: dict[str, Any], key: str, fmt: str) -> str:
+    interval = s.get("ci", {}).get(key)
+    return "" if not interval else f" [{_f(interval[0], fmt)}, {_f(interval[1], fmt)}]"
+
+
+def _policies(result: Any) -> list[str]:
+    return [p for p in ORDER if p in result.scores]
+
+
+def headline_table(result: Any) -> str:
+    """The table the README shows: one row per policy."""
+    rows = ["| policy | cost / 1k requests (USD) | failure rate | escalations / 1k | "
+            "added latency (ms) | routed to full first | savings vs always-full | PGR |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in _policies(result):
+        s = result.scores[name]
+        savings = s.get("savings_vs_full")
+        saving = "–" if savings is None else f"{savings:.1%}" + (
+            "" if s.get("no_worse_than_full") else " (fails more)")
+        rows.append(
+            f"| {LABEL[name]} | {_f(s['cost_per_1k_usd'])}{_ci(s, 'cost_per_1k_usd', '.4f')} | "
+            f"{_f(s['failure_rate'], '.2%')}{_ci(s, 'failure_rate', '.2%')} | "
+            f"{_f(s['escalations_per_1k'], '.1f')} | {_f(s['added_latency_ms'], '.1f')} | "
+            f"{_f(s['share_full'], '.1%')} | {saving} | {_f(s.get('pgr'), '.3f')} |")
+    return "\n".join(rows)
+
+
+def render(result: Any, png_name: str) -> str:
+    info = result.info
+    exact = result.mode == "exact"
+    mode = ("**Exact**: the simulator's truth says which tiers could answer each request; the "
+            "router playbook is replayed from each first tier "
+            f"({info['config']['replays']} draws per request and tier, common random numbers)."
+            if exact else
+            "**ESTIMATE** (no truth file): self-normalised inverse-propensity estimates from the "
+            "logged first tiers and their propensities, with 95% Poisson-bootstrap intervals "
+            "in brackets. Failure = a failed trace or a correction within 300 s (what the logs "
+            "can see; silent bad answers nobody corrected are missed).")
+    out = [f"# tierwise evaluate: offline replay ({result.mode})", "",
+           f"**Verdict.** {result.verdict}", "", mode, "",
+           f"- bundle: `{info['bundle']}` version {info['bundle_version']} "
+           f"(hash {info['bundle_hash']}, training run {info['bundle_run_id']})",
+           f"- held-out: {info['eval_rows']} requests, the newest slice of {info['records']} "
+           f"valid records (from {info['eval_from']}), split as `tierwise train` splits",
+           f"- routing table {info['routing_table']}; contracts `{info['contracts']}`",
+           f"- kNN: k={info['config']['knn_k']} on {info['train_rows_knn']} training rows",
+           f"- {info['seconds']} s", "", "## Policies", "", headline_table(result), ""]
+    mix = result.scores.get("random_matched", {}).get("mixture")
+    if mix:
+        out += [f"Random at matched cost mixes nano/mini/full as {mix[0]:.2f}/{mix[1]:.2f}/"
+                f"{mix[2]:.2f} on every request (same total cost as the learned policy).", ""]
+    out += ["## Cost versus quality", "", f"![cost versus quality]({png_name})", "",
+            "| curve | CPT(50%) | CPT(80%) | APGR | best savings vs always-full at no higher "
+            "failure rate |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, g in result.gaps.items():
+        best = result.scores[name].get("best_savings_at_full_quality")
+        out.append(f"| {name} | {_f(g['cpt50'], '.1%')} | {_f(g['cpt80'], '.1%')} | "
+                   f"{_f(g['apgr'], '.3f')} | {_f(best, '.1%')} |")
+    out += ["", "Threshold sweep: every feature's quality bar set to the value and failure costs "
+            "set to zero, so the decision takes the cheapest allowed tier whose P(ok) meets "
+            "the bar; guards, risk floors and abstention unchanged:", ""]
+    for name, curve in result.curves.items():
+        out += [f"**{name}**", "", "| bar | cost / 1k | failure | nano / mini / full | PGR |",
+                "| ---: | ---: | ---: | --- | ---: |"]
+        out += [f"| {p['quality_bar']:.2f} | {_f(p['cost_per_1k_usd'])} | "
+                f"{_f(p['failure_rate'], '.2%')} | {p['share_nano']:.0%} / {p['share_mini']:.0%}"
+                f" / {p['share_full']:.0%} | {_f(p['pgr'], '.3f')} |" for p in curve]
+        out.append("")
+    out += ["## Per feature", "", "Cost per 1k requests (USD) / failure rate.", "",
+            "| feature | " + " | ".join(p for p in FEATURE_POLICIES if p in result.per_feature)
+            + " |", "| --- |" + " ---: |" * sum(p in result.per_feature
+                                               for p in FEATURE_POLICIES)]
+    features = sorted(next(iter(result.per_feature.values())).keys())
+    for feat in features:
+        cells = [f"{_f(result.per_feature[p][feat]['cost_per_1k_usd'])} / "
+                 f"{_f(result.per_feature[p][feat]['failure_rate'], '.1%')}"
+                 for p in FEATURE_POLICIES if p in result.per_feature]
+        n = int(result.per_feature['rules'][feat]['n'])
+        out.append(f"| {feat} ({n}) | " + " | ".join(cells) + " |")
+    if result.subsets:
+        out += ["", "## Seen versus unseen templates", "",
+                "| subset | n | " + " | ".join(p for p in FEATURE_POLICIES) + " |",
+                "| --- | ---: |" + " ---: |" * len(FEATURE_POLICIES)]
+        for label, by_policy in result.subsets.items():
+            n = int(by_policy["rules"]["n"])
+            cells = [f"{_f(by_policy[p]['cost_per_1k_usd'])} / "
+                     f"{_f(by_policy[p]['failure_rate'], '.1%')}" for p in FEATURE_POLICIES]
+            out.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
+    if result.ips_check:
+        out += ["", "## Estimator check: inverse propensity vs exact", "",
+                "What `tierwise evaluate` would report without the truth file (SNIPS on the "
+                "logged traces, true failure from truth), next to the exact replay. "
+                "ESS = effective sample size of the weights; below ~100 the intervals are not "
+                "to be trusted.", "",
+                "| policy | cost / 1k exact | cost / 1k IPS [95% CI] | failure exact | "
+                "failure IPS [95% CI] | ESS |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for name, est in result.ips_check.items():
+            ex = est["exact"]
+            out.append(
+                f"| {name} | {_f(ex['cost_per_1k_usd'])} | {_f(est['cost_per_1k_usd'])}"
+                f"{_ci(est, 'cost_per_1k_usd', '.4f')} | {_f(ex['failure_rate'], '.2%')} | "
+                f"{_f(est['failure_rate'], '.2%')}{_ci(est, 'failure_rate', '.2%')} | "
+                f"{est['ess']:.0f} |")
+    out += ["", "Definitions: docs/evaluation.md.", ""]
+    return "\n".join(out)
+
+
+def plot(result: Any, path: Path) -> Path:
+    """Left: cost per 1k vs failure rate (curves + policy points). Right: PGR vs full share."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    for name, curve in result.curves.items():
+        left.plot([p["failure_rate"] * 100 for p in curve], [p["cost_per_1k_usd"] for p in curve],
+                  marker=".", label=f"{name} (bar sweep)")
+        right.plot([p["share_full"] * 100 for p in curve], [p["pgr"] for p in curve],
+                   marker=".", label=name)
+    for name in _policies(result):
+        s = result.scores[name]
+        left.scatter([s["failure_rate"] * 100], [s["cost_per_1k_usd"]], zorder=3)
+        left.annotate(name, (s["failure_rate"] * 100, s["cost_per_1k_usd"]), fontsize=8,
+                      xytext=(4, 4), textcoords="offset points")
+        if s.get("pgr") is not None and math.isfinite(s["pgr"]):
+            right.scatter([s["share_full"] * 100], [s["pgr"]], zorder=3)
+            right.annotate(name, (s["share_full"] * 100, s["pgr"]), fontsize=8,
+                           xytext=(4, 4), textcoords="offset points")
+    left.set_xlabel("failure rate (%)")
+    left.set_ylabel("cost per 1k requests (USD)")
+    left.set_title(f"cost vs quality ({result.mode})")
+    right.set_xlabel("requests routed to full first (%)")
+    right.set_ylabel("performance gap recovered")
+    right.axhline(0.5, ls=":", c="grey")
+    right.axhline(0.8, ls=":", c="grey")
+    right.set_title("PGR vs share of full-tier calls")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(result: Any, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = plot(result, out_dir / "cost_quality.png")
+    report = out_dir / "report.md"
+    report.write_text(render(result, png.name), encoding="utf-8")
+    payload = {"mode": result.mode, "verdict": result.verdict, "info": result.info,
+               "scores": result.scores, "curves": result.curves, "gaps": result.gaps,
+               "per_feature": result.per_feature, "subsets": result.subsets,
+               "ips_check": result.ips_check}
+    js = out_dir / "replay.json"
+    js.write_text(json.dumps(_finite(payload), indent=1, default=_json_default,
+                             allow_nan=False), encoding="utf-8")
+    return {"report": report, "json": js, "curve": png}
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf become null: strict JSON, and 'not defined' reads as such."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
