@@ -1,0 +1,117 @@
+"""The FastAPI app factory: importing does nothing, `create_app` builds, `lifespan` loads.
+
+Example:
+    uvicorn --factory serving.app:app_from_env     # settings from TIERWISE_* variables
+    create_app(ServingSettings(bundle_path=Path("models/default")))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from serving.cache import DecisionCache
+from serving.decisions import Decider
+from serving.errors import install_handlers
+from serving.metrics import Metrics
+from serving.middleware import BodyLimitMiddleware, MetricsMiddleware
+from serving.model_store import ModelStore
+from serving.reload import Reloader
+from serving.routes import ROUTERS
+from serving.schemas import BatchRequest, ClassifyRequest
+from serving.service import ClassifyService
+from serving.settings import ServingSettings
+from serving.sources import source_from
+from serving.state import ServingState
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """First load before the first request, then the reload watcher; stop it on shutdown."""
+    state: ServingState = app.state.tierwise
+    settings = state.settings
+    source = source_from(settings)
+    if source is None:
+        log.warning("no TIERWISE_BUNDLE_PATH or TIERWISE_MODEL_URI: serving unready (503)")
+    else:
+        state.reloader = Reloader(
+            state.store,
+            source,
+            state.metrics,
+            intra_op_threads=settings.intra_op_threads,
+            warmup=settings.warmup_requests,
+            interval_s=settings.reload_interval_s,
+        )
+        await anyio.to_thread.run_sync(state.reloader.check)
+        if state.store.current is None and settings.require_model:
+            raise RuntimeError(
+                f"could not load a model from {source.description}: {state.store.last_error}"
+            )
+        state.reloader.start()
+    try:
+        yield
+    finally:
+        if state.reloader is not None:
+            state.reloader.stop()
+
+
+def build_state(settings: ServingSettings) -> ServingState:
+    metrics = Metrics()
+    cache = DecisionCache(settings.cache_size)
+    metrics.bind_cache(cache)
+    store = ModelStore()
+    store.on_swap(lambda _old, _new: cache.clear())
+    decider = Decider(settings.contracts_path, settings.routing_table_path)
+    service = ClassifyService(settings, store, cache, metrics, decider)
+    return ServingState(settings, store, cache, metrics, decider, service)
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """A ready-to-serve app; the model loads when the server starts it (lifespan), not here."""
+    settings = settings if settings is not None else ServingSettings()
+    app = FastAPI(
+        title="tierwise",
+        summary="Classify a request (intent, risk, smallest viable tier) and decide its route.",
+        lifespan=lifespan,
+    )
+    app.state.tierwise = build_state(settings)
+    install_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    # Outermost first: metrics see every response, including a 413 from the body limit.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.tierwise.metrics)
+    _document_bodies(app)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory serving.app:app_from_env`: settings from the environment."""
+    return create_app(ServingSettings())
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """Add the request schemas that the routes reference (their bodies are parsed by hand)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version="1", summary=app.summary, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (ClassifyRequest, BatchRequest):
+                json_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(json_schema.pop("$defs", {}))
+                components[model.__name__] = json_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

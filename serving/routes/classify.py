@@ -1,0 +1,74 @@
+"""POST /classify and POST /classify/batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from serving.inputs import parse_batch, parse_classify
+from serving.schemas import BatchResponse, ClassifyResponse, ErrorResponse
+from serving.state import json_response, state_of
+
+router = APIRouter(tags=["classify"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "invalid JSON or invalid UTF-8"},
+    413: {"model": ErrorResponse, "description": "body or batch over the configured limit"},
+    422: {"model": ErrorResponse, "description": "wrong types, empty text, unknown fields"},
+    503: {"model": ErrorResponse, "description": "no model loaded yet"},
+}
+
+
+def _body(schema: str) -> dict[str, Any]:
+    # The body is parsed by serving.inputs (own status codes and messages), so FastAPI is told
+    # its schema here only for the docs; app.py adds the referenced component schemas.
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+
+
+@router.post(
+    "/classify",
+    summary="Classify one request: intent, risk, smallest viable tier, route decision",
+    responses={200: {"model": ClassifyResponse}, **_ERRORS},
+    openapi_extra=_body("ClassifyRequest"),
+)
+async def classify(request: Request) -> Response:
+    # `async def` and inline: the classifier costs well under a millisecond, less than a hop to
+    # the thread pool would (measured in docs/serving.md).
+    state = state_of(request)
+    settings = state.settings
+    item = parse_classify(
+        await request.body(),
+        max_context_chars=settings.max_context_chars,
+        max_messages=settings.max_messages,
+    )
+    if settings.classify_offload:
+        return json_response(await run_in_threadpool(state.service.classify, item))
+    return json_response(state.service.classify(item))
+
+
+@router.post(
+    "/classify/batch",
+    summary="Classify up to TIERWISE_MAX_BATCH_SIZE requests in one call, answers in order",
+    responses={200: {"model": BatchResponse}, **_ERRORS},
+    openapi_extra=_body("BatchRequest"),
+)
+async def classify_batch(request: Request) -> Response:
+    state = state_of(request)
+    settings = state.settings
+    items = parse_batch(
+        await request.body(),
+        max_batch_size=settings.max_batch_size,
+        max_context_chars=settings.max_context_chars,
+        max_messages=settings.max_messages,
+    )
+    if settings.classify_offload:
+        return json_response({"items": await run_in_threadpool(state.service.classify_many, items)})
+    return json_response({"items": state.service.classify_many(items)})

@@ -1,0 +1,215 @@
+"""Request and response shapes, with the examples shown in the OpenAPI docs.
+
+Requests are validated with these models after the body has been read and decoded by
+`serving.inputs`, so every failure has our own status code and message, never FastAPI's default.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+
+_FEATURE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class ContentPart(BaseModel):
+    """An OpenAI content part; only `text` parts are classified, others are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: StrictStr
+    text: StrictStr | None = None
+
+
+class ChatMessage(BaseModel):
+    """One turn in the OpenAI chat shape; extra keys (name, tool_calls, ...) are accepted."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: StrictStr | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part.text for part in self.content if part.text)
+
+
+class ClassifyRequest(BaseModel):
+    """One request to classify: `text`, or chat `messages` whose last user turn is classified."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "Summarize this thread for the weekly update: the deploy slipped.",
+                    "feature": "doc_summary",
+                    "request_id": "req-42",
+                },
+                {
+                    "messages": [
+                        {"role": "system", "content": "You are a support assistant."},
+                        {"role": "user", "content": "My invoice shows the wrong VAT number."},
+                        {"role": "assistant", "content": "Which invoice is it?"},
+                        {"role": "user", "content": "INV-2291. Can you fix it and resend?"},
+                    ],
+                    "feature": "support_chat",
+                },
+            ]
+        },
+    )
+
+    text: StrictStr | None = Field(default=None, description="the request text to classify")
+    messages: list[ChatMessage] | None = Field(
+        default=None,
+        description="chat turns; the last user turn is classified, earlier ones are context",
+    )
+    feature: StrictStr | None = Field(
+        default=None,
+        pattern=_FEATURE_PATTERN,
+        description="product feature; names the contract used for the route decision",
+    )
+    request_id: StrictStr | None = Field(
+        default=None, max_length=128, description="echoed back; generated when absent"
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("text is empty or only whitespace; send the request text to classify")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one_input(self) -> ClassifyRequest:
+        if (self.text is None) == (self.messages is None):
+            raise ValueError("send exactly one of `text` or `messages`")
+        if self.messages is not None and not any(
+            m.role == "user" and m.text().strip() for m in self.messages
+        ):
+            raise ValueError("messages hold no user turn with text; nothing to classify")
+        return self
+
+
+class BatchRequest(BaseModel):
+    """Up to TIERWISE_MAX_BATCH_SIZE items, answered in order; one bad item rejects the batch."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"text": "Translate to French: the meeting moved to Tuesday."},
+                        {"text": "Is this review positive or negative? 'Arrived broken.'"},
+                    ],
+                    "feature": "inline_assist",
+                }
+            ]
+        },
+    )
+
+    items: list[dict[str, Any]] = Field(description="ClassifyRequest objects")
+    feature: StrictStr | None = Field(
+        default=None, pattern=_FEATURE_PATTERN, description="default feature for items without one"
+    )
+
+
+class RouteOut(BaseModel):
+    """The route decision (classifier.decision); absent when the decision layer is not installed."""
+
+    tier: str
+    model: str
+    reason: str
+    reason_code: str
+    policy: str
+    guards: list[str] = []
+    risk_floor: str | None = None
+    contract: str | None = None
+    expected_cost_usd: float | None = None
+
+
+class ProvenanceOut(BaseModel):
+    model_name: str
+    model_version: str
+    bundle_hash: str
+    taxonomy_version: str
+    tokens_used: int
+    truncated: bool
+    context_chars: int = Field(description="characters of earlier chat turns included")
+    cached: bool
+
+
+class ClassifyResponse(BaseModel):
+    """What /classify returns (documented here; serialised directly with orjson)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "req-42",
+                    "feature": "doc_summary",
+                    "intent": "summarize",
+                    "intent_probs": {"summarize": 0.91, "chat": 0.03, "transform": 0.02},
+                    "risk": "medium",
+                    "risk_probs": {"low": 0.2, "medium": 0.7, "high": 0.1},
+                    "tier": "mini",
+                    "tier_ok_probs": {"nano": 0.41, "mini": 0.88, "full": 0.95},
+                    "abstain": False,
+                    "abstain_reason": None,
+                    "route": {
+                        "tier": "mini",
+                        "model": "acme-mini-2026-08",
+                        "reason": "cheapest_ok:mini P(ok) 0.88 >= bar 0.85, E[cost] $0.001883",
+                        "reason_code": "cheapest_ok",
+                        "policy": "learned",
+                        "guards": [],
+                        "risk_floor": "medium",
+                        "contract": "doc_summary",
+                        "expected_cost_usd": 0.001883,
+                    },
+                    "notes": [],
+                    "provenance": {
+                        "model_name": "tierwise",
+                        "model_version": "2026.11.1",
+                        "bundle_hash": "3f1c0a…",
+                        "taxonomy_version": "1",
+                        "tokens_used": 17,
+                        "truncated": False,
+                        "context_chars": 0,
+                        "cached": False,
+                    },
+                }
+            ]
+        }
+    )
+
+    request_id: str
+    feature: str | None
+    intent: str
+    intent_probs: dict[str, float]
+    risk: str
+    risk_probs: dict[str, float]
+    tier: str
+    tier_ok_probs: dict[str, float]
+    abstain: bool
+    abstain_reason: str | None
+    route: RouteOut | None
+    notes: list[str]
+    provenance: ProvenanceOut
+
+
+class BatchResponse(BaseModel):
+    items: list[ClassifyResponse]
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body: a stable machine code, a sentence for humans, optional field errors."""
+
+    error: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,197 @@
+"""One classification from validated input to response dict: cache, model, abstain, route, metrics.
+
+Kept free of HTTP so that routes stay a few lines and the logic is testable without a server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from classifier.prediction import Prediction
+from serving.cache import DecisionCache, normalise
+from serving.decisions import Decider, escalate
+from serving.errors import ApiError
+from serving.inputs import ClassifyInput
+from serving.metrics import Metrics
+from serving.model_store import LoadedModel, ModelStore
+from serving.settings import ServingSettings
+
+
+class ClassifyService:
+    """Turns inputs into response dicts; raises ApiError (503, 422) at the edge cases."""
+
+    def __init__(
+        self,
+        settings: ServingSettings,
+        store: ModelStore,
+        cache: DecisionCache,
+        metrics: Metrics,
+        decider: Decider,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.cache = cache
+        self.metrics = metrics
+        self.decider = decider
+        self._intent_margin = settings.abstain_intent_margin
+        self._tier_margin = settings.abstain_tier_margin
+
+    def model(self) -> LoadedModel:
+        model = self.store.current
+        if model is None:
+            reason = self.store.last_error or "no bundle configured (set TIERWISE_BUNDLE_PATH)"
+            raise ApiError(
+                503, "not_ready", f"no model is loaded: {reason}", headers={"Retry-After": "5"}
+            )
+        return model
+
+    def _epoch(self, model: LoadedModel) -> str:
+        """Cache namespace: bundle and switch version (a flipped switch changes routes)."""
+        return f"{model.bundle_hash}:{model.version}:{self.decider.policy_version()}"
+
+    def _feature_notes(self, feature: str | None) -> list[str]:
+        if feature is None or self.decider.is_known(feature):
+            return []
+        if self.settings.unknown_feature == "reject":
+            known = ", ".join(sorted(self.decider.known_features))
+            raise ApiError(
+                422,
+                "unknown_feature",
+                f"feature {feature!r} has no contract; use one of: {known}",
+            )
+        return [f"feature {feature!r} has no contract; the default contract was used"]
+
+    def classify(self, item: ClassifyInput) -> dict[str, Any]:
+        model = self.model()
+        return self._one(model, item, normalise(item.text), self._feature_notes(item.feature))
+
+    def classify_many(self, items: list[ClassifyInput]) -> list[dict[str, Any]]:
+        """Cache hits answered directly, the misses in one `classify_batch` call."""
+        model = self.model()
+        notes = [self._feature_notes(item.feature) for item in items]
+        texts = [normalise(item.text) for item in items]
+        results: list[dict[str, Any] | None] = []
+        misses: list[int] = []
+        epoch = self._epoch(model)
+        for index, item in enumerate(items):
+            hit = self.cache.get((epoch, texts[index], item.feature))
+            if hit is None:
+                misses.append(index)
+            results.append(hit)
+        missed = set(misses)
+        if misses:
+            predictions = model.classifier.classify_batch(
+                [texts[i] for i in misses], [items[i].feature for i in misses]
+            )
+            for index, prediction in zip(misses, predictions, strict=True):
+                body = self._build(model, prediction, items[index].feature, texts[index])
+                self.cache.put((epoch, texts[index], items[index].feature), body)
+                results[index] = body
+        return [
+            self._finish(model, body, item, index not in missed, note)
+            for index, (body, item, note) in enumerate(zip(results, items, notes, strict=True))
+            if body is not None
+        ]
+
+    def _one(
+        self, model: LoadedModel, item: ClassifyInput, text: str, notes: list[str]
+    ) -> dict[str, Any]:
+        key = (self._epoch(model), text, item.feature)
+        body = self.cache.get(key)
+        cached = body is not None
+        if body is None:
+            prediction = model.classifier.classify(text, feature=item.feature)
+            body = self._build(model, prediction, item.feature, text)
+            self.cache.put(key, body)
+        return self._finish(model, body, item, cached, notes)
+
+    def _build(
+        self, model: LoadedModel, p: Prediction, feature: str | None, text: str
+    ) -> dict[str, Any]:
+        """The cacheable part of a response: everything but request id, notes and `cached`."""
+        reasons, kinds = [], []
+        top_intent = p.intent_probs[p.intent]
+        if top_intent < self._intent_margin:
+            kinds.append("intent")
+            reasons.append(
+                f"top intent probability {top_intent:.3f} is below the margin {self._intent_margin}"
+            )
+        tier_ok = p.tier_ok_probs[p.tier]
+        if tier_ok < self._tier_margin:
+            kinds.append("tier")
+            reasons.append(
+                f"P(ok) of tier {p.tier} is {tier_ok:.3f}, below the margin {self._tier_margin}"
+            )
+        abstain_reason = "; ".join(reasons) or None
+        decision = self.decider.decide(p, feature, text)
+        route = None
+        if decision is not None:
+            if abstain_reason is not None:
+                decision = escalate(decision, abstain_reason, self.decider.model_for)
+            elif decision.abstain:  # the contract's own margins (contracts.yaml `decision.abstain`)
+                kinds.append("decision")
+                abstain_reason = decision.reason.split("abstain: ", 1)[-1].split(";", 1)[0]
+            route = {
+                "tier": decision.tier,
+                "model": decision.model,
+                "reason": decision.reason,
+                "reason_code": decision.reason_code,
+                "policy": decision.policy,
+                "guards": list(decision.guards),
+                "risk_floor": decision.risk_floor,
+                "contract": decision.contract,
+                "expected_cost_usd": decision.expected_cost_usd,
+            }
+        return {
+            "abstain_kind": "+".join(kinds),
+            "intent": p.intent,
+            "intent_probs": p.intent_probs,
+            "risk": p.risk,
+            "risk_probs": p.risk_probs,
+            "tier": p.tier,
+            "tier_ok_probs": p.tier_ok_probs,
+            "abstain": abstain_reason is not None,
+            "abstain_reason": abstain_reason,
+            "route": route,
+            "provenance": {
+                "model_name": model.name,
+                "model_version": p.model_version,
+                "bundle_hash": p.bundle_hash,
+                "taxonomy_version": p.taxonomy_version,
+                "tokens_used": p.tokens_used,
+                "truncated": p.truncated,
+            },
+        }
+
+    def _finish(
+        self,
+        model: LoadedModel,
+        body: dict[str, Any],
+        item: ClassifyInput,
+        cached: bool,
+        notes: list[str],
+    ) -> dict[str, Any]:
+        known = self.decider.is_known(item.feature)
+        self.metrics.predictions.labels(
+            body["intent"],
+            body["risk"],
+            body["tier"],
+            self.metrics.feature_label(item.feature, known),
+            model.version,
+        ).inc()
+        if body["abstain"]:
+            self.metrics.abstentions.labels(body["abstain_kind"]).inc()
+        out = {
+            "request_id": item.request_id or uuid.uuid4().hex,
+            "feature": item.feature,
+            **body,
+            "notes": notes,
+            "provenance": {
+                **body["provenance"],
+                "context_chars": item.context_chars,
+                "cached": cached,
+            },
+        }
+        del out["abstain_kind"]
+        return out

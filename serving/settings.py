@@ -1,0 +1,113 @@
+"""Every knob of the service in one pydantic-settings class (env prefix `TIERWISE_`).
+
+Validated once at start-up, so a typo in a deployment fails before the first request, not during it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingSettings(BaseSettings):
+    """Service configuration; every field can be set as `TIERWISE_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TIERWISE_", extra="ignore", frozen=True)
+
+    # Where the model comes from: a bundle directory, or an MLflow registry URI.
+    bundle_path: Path | None = Field(
+        default=None, description="bundle directory to serve (watched for changes)"
+    )
+    model_uri: str | None = Field(
+        default=None,
+        description="MLflow URI such as `models:/tierwise@champion` (instead of bundle_path)",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking/registry URI (default: MLflow's own default)"
+    )
+    model_cache_dir: Path = Field(
+        default=Path(".tierwise-cache/models"),
+        description="where bundles downloaded from MLflow are kept, one folder per version",
+    )
+    require_model: bool = Field(
+        default=False,
+        description="exit at start-up when the first load fails (default: start unready, 503)",
+    )
+
+    # Runtime.
+    intra_op_threads: int = Field(
+        default=1, ge=1, le=64, description="onnxruntime intra-op threads"
+    )
+    classify_offload: bool = Field(
+        default=False,
+        description="run classify in the thread pool instead of inline (measured slower; see docs)",
+    )
+    warmup_requests: int = Field(
+        default=20, ge=0, le=10_000, description="classifications per load"
+    )
+
+    # Request bounds.
+    max_body_bytes: int = Field(default=262_144, ge=1_024, description="larger bodies get 413")
+    max_batch_size: int = Field(default=64, ge=1, le=10_000, description="larger batches get 413")
+    max_context_chars: int = Field(
+        default=300,
+        ge=0,
+        description="characters of earlier chat turns prepended to the last user turn (0: none)",
+    )
+    max_messages: int = Field(default=200, ge=1, description="chat messages per request")
+
+    # Confidence: below a margin the response abstains and the route escalates.
+    abstain_intent_margin: float = Field(
+        default=0.40, ge=0.0, le=1.0, description="abstain when top intent probability is below"
+    )
+    abstain_tier_margin: float = Field(
+        default=0.50,
+        ge=0.0,
+        le=1.0,
+        description="abstain when P(ok) of the predicted tier is below",
+    )
+    unknown_feature: Literal["default", "reject"] = Field(
+        default="default",
+        description="unknown `feature`: serve with the default contract and a note, or answer 422",
+    )
+
+    # Decision cache and reload.
+    cache_size: int = Field(default=4096, ge=0, description="decision cache entries (0: off)")
+    reload_interval_s: float = Field(
+        default=5.0, ge=0.0, description="seconds between checks for a new bundle (0: never)"
+    )
+
+    # Decision-layer inputs (None: the packaged defaults).
+    contracts_path: Path | None = None
+    routing_table_path: Path | None = None
+
+    admin_token: SecretStr | None = Field(
+        default=None, description="bearer token for admin endpoints (none: admin disabled)"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65_535)
+    log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ServingSettings:
+        if self.bundle_path is not None and self.model_uri is not None:
+            raise ValueError(
+                "set either TIERWISE_BUNDLE_PATH or TIERWISE_MODEL_URI, not both: "
+                "the service serves exactly one model source"
+            )
+        if self.model_uri is not None and not self.model_uri.startswith(("models:/", "runs:/")):
+            raise ValueError(
+                f"TIERWISE_MODEL_URI={self.model_uri!r} is not an MLflow model URI; "
+                "use e.g. models:/tierwise@champion"
+            )
+        return self
+
+    @property
+    def source_description(self) -> str:
+        if self.bundle_path is not None:
+            return str(self.bundle_path)
+        return self.model_uri or "(none configured)"
