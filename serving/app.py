@@ -24,7 +24,7 @@ from serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from serving.model_store import ModelStore
 from serving.reload import Reloader
 from serving.routes import ROUTERS
-from serving.schemas import BatchRequest, ClassifyRequest
+from serving.schemas import BatchRequest, ClassifyRequest, FeedbackRequest
 from serving.service import ClassifyService
 from serving.settings import ServingSettings
 from serving.sources import source_from
@@ -61,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if state.reloader is not None:
             state.reloader.stop()
+        await anyio.to_thread.run_sync(state.service.close)  # flush the decision/feedback logs
 
 
 def build_state(settings: ServingSettings) -> ServingState:
@@ -107,7 +108,7 @@ def _document_bodies(app: FastAPI) -> None:
                 title=app.title, version="1", summary=app.summary, routes=app.routes
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (ClassifyRequest, BatchRequest):
+            for model in (ClassifyRequest, BatchRequest, FeedbackRequest):
                 json_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(json_schema.pop("$defs", {}))
                 components[model.__name__] = json_schema

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,7 +17,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from classifier.switches import Switches
     from serving.cache import DecisionCache
+    from serving.decision_log import JsonlWriter
     from serving.model_store import LoadedModel
 
 # Sub-millisecond buckets: the classify path is hundreds of microseconds, so the default
@@ -84,6 +86,45 @@ class Metrics:
             registry=r,
         )
 
+        self.decisions = Counter(
+            "tierwise_decisions",
+            "route decisions served, by tier, reason code, A/B arm (`none` outside ab) and policy",
+            ["tier", "reason", "arm", "policy"],
+            registry=r,
+        )
+        self.shadow_disagreements = Counter(
+            "tierwise_shadow_disagreements",
+            "shadow mode: the shadow policy chose another tier than the served one",
+            ["served_tier", "shadow_tier"],
+            registry=r,
+        )
+        self.feedback_outcomes = Counter(
+            "tierwise_feedback_outcomes",
+            "attempt outcomes reported via POST /feedback, by join status (recorded, unmatched)",
+            ["status"],
+            registry=r,
+        )
+        self.escalations = Counter(
+            "tierwise_escalations",
+            "escalations reported via POST /feedback",
+            ["from_tier", "to_tier"],
+            registry=r,
+        )
+        self.corrections = Counter(
+            "tierwise_corrections",
+            "correction events reported via POST /feedback",
+            ["kind"],
+            registry=r,
+        )
+
+    def bind_switches(self, switches: Switches, experiment: dict[str, Any]) -> None:
+        """Switch gauges and the experiment's settings, read at scrape time."""
+        self.registry.register(_SwitchCollector(switches, experiment))
+
+    def bind_logs(self, writers: Callable[[], dict[str, JsonlWriter]]) -> None:
+        """Log writers' counters (written, dropped, failed, queued), read at scrape time."""
+        self.registry.register(_LogCollector(writers))
+
     def bind_cache(self, cache: DecisionCache) -> None:
         """Export the cache's own counters at scrape time: one source of truth, no hot-path cost."""
         self.registry.register(_CacheCollector(cache))
@@ -116,3 +157,70 @@ class _CacheCollector(Collector):
             "tierwise_decision_cache_hit_ratio", "hits / (hits + misses) since start", c.hit_ratio()
         )
         yield GaugeMetricFamily("tierwise_decision_cache_entries", "entries held", len(c))
+
+
+class _SwitchCollector(Collector):
+    """What operators have switched, as gauges (one series per killed or capped feature)."""
+
+    def __init__(self, switches: Switches, experiment: dict[str, Any]) -> None:
+        self.switches = switches
+        self.experiment = experiment
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        state = self.switches.state
+        yield GaugeMetricFamily(
+            "tierwise_switch_force_mini", "1 while the emergency force_mini switch is on",
+            float(state.force_mini),
+        )  # fmt: skip
+        killed = GaugeMetricFamily(
+            "tierwise_switch_killed", "1 per feature whose model is off", labels=["feature"]
+        )
+        for feature in sorted(state.killed):
+            killed.add_metric([feature], 1.0)
+        yield killed
+        caps = GaugeMetricFamily(
+            "tierwise_switch_tier_cap", "1 per feature capped at a tier", labels=["feature", "tier"]
+        )
+        for feature, tier in sorted(state.caps.items()):
+            caps.add_metric([feature, tier], 1.0)
+        yield caps
+        yield GaugeMetricFamily(
+            "tierwise_switch_version", "switch changes since start", float(state.version)
+        )
+        names = ["mode", "shadow_serve", "ab_learned_share"]
+        info = GaugeMetricFamily(
+            "tierwise_experiment_info", "the policy mode in force (value 1)", labels=names
+        )
+        values = [self.experiment.get(k) for k in names]
+        info.add_metric(["" if v is None else str(v) for v in values], 1.0)
+        yield info
+
+
+class _LogCollector(Collector):
+    def __init__(self, writers: Callable[[], dict[str, JsonlWriter]]) -> None:
+        self.writers = writers
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        writers = self.writers()
+        families = {
+            "written": CounterMetricFamily(
+                "tierwise_log_records_written", "records written, by stream", labels=["stream"]
+            ),
+            "dropped": CounterMetricFamily(
+                "tierwise_log_records_dropped",
+                "records dropped because the writer's queue was full or closed",
+                labels=["stream"],
+            ),
+            "failed": CounterMetricFamily(
+                "tierwise_log_records_failed", "records lost to write errors", labels=["stream"]
+            ),
+        }
+        queued = GaugeMetricFamily(
+            "tierwise_log_queue_depth", "records waiting for the writer", labels=["stream"]
+        )
+        for stream, writer in writers.items():
+            for attr, family in families.items():
+                family.add_metric([stream], float(getattr(writer, attr)))
+            queued.add_metric([stream], float(writer.depth()))
+        yield from families.values()
+        yield queued

@@ -17,6 +17,7 @@ _KNOWN_ROUTES = frozenset(
     {
         "/classify",
         "/classify/batch",
+        "/feedback",
         "/metrics",
         "/v2",
         "/v2/health/live",

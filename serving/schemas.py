@@ -8,7 +8,25 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from classifier.logschema import (
+    Attempt,
+    CorrectionEvent,
+    Escalation,
+    Labels,
+    NonEmptyId,
+    SafetyFlag,
+)
+from classifier.taxonomy import Tier
 
 _FEATURE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -199,6 +217,9 @@ class ClassifyResponse(BaseModel):
     abstain: bool
     abstain_reason: str | None
     route: RouteOut | None
+    arm: str | None = Field(
+        default=None, description="A/B arm (`learned` or `rules`) in ab mode, else null"
+    )
     notes: list[str]
     provenance: ProvenanceOut
 
@@ -213,3 +234,90 @@ class ErrorResponse(BaseModel):
     error: str
     detail: str
     errors: list[dict[str, Any]] | None = None
+
+
+class OutcomeIn(BaseModel):
+    """What happened after the route: the attempts in order (the served answer last).
+
+    Fields use the log schema v1 types (`classifier.logschema`), validated strictly.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: NonEmptyId
+    attempts: list[Attempt] = Field(min_length=1, description="one entry per call to a tier")
+    escalations: list[Escalation] = Field(default_factory=list)
+    safety_flags: list[SafetyFlag] = Field(default_factory=list)
+    labels: Labels | None = Field(default=None, description="intent/risk from a human review")
+
+
+class FeedbackRequest(BaseModel):
+    """Attempt outcomes and/or correction events; at least one of either."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcomes": [
+                        {
+                            "request_id": "req-42",
+                            "attempts": [
+                                {
+                                    "tier": "mini",
+                                    "model": "acme-mini-2026-08",
+                                    "schema_ok": True,
+                                    "compliance_ok": True,
+                                    "latency_ms": 812.0,
+                                    "input_tokens": 140,
+                                    "output_tokens": 90,
+                                    "cost_usd": 0.00021,
+                                    "error": None,
+                                }
+                            ],
+                            "escalations": [],
+                            "safety_flags": [],
+                        }
+                    ],
+                    "corrections": [
+                        {"request_id": "req-41", "ts": "2026-11-02T10:15:00Z", "kind": "edit"}
+                    ],
+                }
+            ]
+        },
+    )
+
+    outcomes: list[OutcomeIn] = Field(default_factory=list)
+    corrections: list[CorrectionEvent] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> FeedbackRequest:
+        if not self.outcomes and not self.corrections:
+            raise ValueError("send at least one entry in `outcomes` or `corrections`")
+        return self
+
+
+class SwitchesPatch(BaseModel):
+    """A partial change: only the keys given change (PATCH /admin/switches)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    force_mini: StrictBool | None = None
+    kill: dict[str, StrictBool] = Field(
+        default_factory=dict, description="feature (or '*') -> on/off"
+    )
+    caps: dict[str, Tier | None] = Field(
+        default_factory=dict, description="feature (or '*') -> max tier, or null to lift"
+    )
+    by: StrictStr | None = Field(default=None, max_length=100, description="who, for the audit")
+
+
+class SwitchesPut(BaseModel):
+    """The whole switch state (PUT /admin/switches): anything not listed is switched off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    force_mini: StrictBool = False
+    killed: list[StrictStr] = Field(default_factory=list)
+    caps: dict[str, Tier] = Field(default_factory=dict)
+    by: StrictStr | None = Field(default=None, max_length=100, description="who, for the audit")

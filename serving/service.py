@@ -5,17 +5,24 @@ Kept free of HTTP so that routes stay a few lines and the logic is testable with
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from classifier.prediction import Prediction
+from classifier.routing import RouteDecision
 from serving.cache import DecisionCache, normalise
+from serving.decision_log import DecisionLog, decision_record, shadow_meta
 from serving.decisions import Decider, escalate
 from serving.errors import ApiError
+from serving.experiment import Experiment, guard_result_of, load_rules, rules_decision
+from serving.feedback import FeedbackRecorder
 from serving.inputs import ClassifyInput
 from serving.metrics import Metrics
 from serving.model_store import LoadedModel, ModelStore
 from serving.settings import ServingSettings
+
+log = logging.getLogger(__name__)
 
 
 class ClassifyService:
@@ -36,6 +43,50 @@ class ClassifyService:
         self.decider = decider
         self._intent_margin = settings.abstain_intent_margin
         self._tier_margin = settings.abstain_tier_margin
+        self.experiment = Experiment(
+            settings.policy_mode,
+            shadow_serve=settings.shadow_serve,
+            learned_share=settings.ab_learned_share,
+            salt=settings.ab_salt,
+        )
+        self.rules = None
+        if self.experiment.needs_rules:
+            if not decider.available:
+                raise RuntimeError(
+                    f"TIERWISE_POLICY_MODE={settings.policy_mode} needs classifier.decision and "
+                    "classifier.contracts; install them or use policy_mode=learned"
+                )
+            self.rules = load_rules(settings.rules_path, decider.table.tier_models)
+        self.decision_log: DecisionLog | None = None
+        self.feedback: FeedbackRecorder | None = None
+        if settings.log_dir is not None:
+            self.decision_log = DecisionLog(
+                settings.log_dir,
+                max_queue=settings.log_queue_size,
+                rotate_bytes=settings.log_rotate_bytes,
+                window=settings.feedback_window,
+            )
+            self.feedback = FeedbackRecorder(
+                self.decision_log,
+                metrics,
+                max_queue=settings.log_queue_size,
+                rotate_bytes=settings.log_rotate_bytes,
+            )
+        if decider.switches is not None:
+            metrics.bind_switches(decider.switches, self.experiment.describe())
+        metrics.bind_logs(self.log_writers)
+
+    def log_writers(self) -> dict[str, Any]:
+        if self.decision_log is None or self.feedback is None:
+            return {}
+        return {"decisions": self.decision_log.writer, **self.feedback.writers()}
+
+    def close(self) -> None:
+        """Flush every log (called on shutdown)."""
+        if self.decision_log is not None:
+            self.decision_log.close()
+        if self.feedback is not None:
+            self.feedback.close()
 
     def model(self) -> LoadedModel:
         model = self.store.current
@@ -89,7 +140,7 @@ class ClassifyService:
                 self.cache.put((epoch, texts[index], items[index].feature), body)
                 results[index] = body
         return [
-            self._finish(model, body, item, index not in missed, note)
+            self._finish(model, body, item, index not in missed, note, texts[index])
             for index, (body, item, note) in enumerate(zip(results, items, notes, strict=True))
             if body is not None
         ]
@@ -104,7 +155,7 @@ class ClassifyService:
             prediction = model.classifier.classify(text, feature=item.feature)
             body = self._build(model, prediction, item.feature, text)
             self.cache.put(key, body)
-        return self._finish(model, body, item, cached, notes)
+        return self._finish(model, body, item, cached, notes, text)
 
     def _build(
         self, model: LoadedModel, p: Prediction, feature: str | None, text: str
@@ -125,25 +176,29 @@ class ClassifyService:
             )
         abstain_reason = "; ".join(reasons) or None
         decision = self.decider.decide(p, feature, text)
-        route = None
         if decision is not None:
             if abstain_reason is not None:
                 decision = escalate(decision, abstain_reason, self.decider.model_for)
             elif decision.abstain:  # the contract's own margins (contracts.yaml `decision.abstain`)
                 kinds.append("decision")
                 abstain_reason = decision.reason.split("abstain: ", 1)[-1].split(";", 1)[0]
-            route = {
-                "tier": decision.tier,
-                "model": decision.model,
-                "reason": decision.reason,
-                "reason_code": decision.reason_code,
-                "policy": decision.policy,
-                "guards": list(decision.guards),
-                "risk_floor": decision.risk_floor,
-                "contract": decision.contract,
-                "expected_cost_usd": decision.expected_cost_usd,
-            }
+        rules = None
+        if decision is not None and self.rules is not None:
+            rules = rules_decision(
+                self.rules,
+                self.decider.contracts,
+                self.decider.table,
+                text,
+                feature,
+                guard_result_of(decision.guards),
+                self.decider.switches.state,
+            )
         return {
+            "_decisions": {"learned": decision, "rules": rules},
+            "_routes": {
+                "learned": _route_dict(decision) if decision is not None else None,
+                "rules": _route_dict(rules) if rules is not None else None,
+            },
             "abstain_kind": "+".join(kinds),
             "intent": p.intent,
             "intent_probs": p.intent_probs,
@@ -153,7 +208,6 @@ class ClassifyService:
             "tier_ok_probs": p.tier_ok_probs,
             "abstain": abstain_reason is not None,
             "abstain_reason": abstain_reason,
-            "route": route,
             "provenance": {
                 "model_name": model.name,
                 "model_version": p.model_version,
@@ -171,21 +225,38 @@ class ClassifyService:
         item: ClassifyInput,
         cached: bool,
         notes: list[str],
+        text: str,
     ) -> dict[str, Any]:
+        metrics = self.metrics
         known = self.decider.is_known(item.feature)
-        self.metrics.predictions.labels(
+        metrics.predictions.labels(
             body["intent"],
             body["risk"],
             body["tier"],
-            self.metrics.feature_label(item.feature, known),
+            metrics.feature_label(item.feature, known),
             model.version,
         ).inc()
         if body["abstain"]:
-            self.metrics.abstentions.labels(body["abstain_kind"]).inc()
+            metrics.abstentions.labels(body["abstain_kind"]).inc()
+        request_id = item.request_id or uuid.uuid4().hex
+        assignment = self.experiment.assign(request_id)
+        decisions = body["_decisions"]
+        served: RouteDecision | None = decisions[assignment.served]
+        shadow: RouteDecision | None = None
+        if served is not None:
+            metrics.decisions.labels(
+                served.tier, served.reason_code, assignment.arm or "none", served.policy
+            ).inc()
+            if assignment.shadow is not None:
+                shadow = decisions[assignment.shadow]
+                if shadow is not None and shadow.tier != served.tier:
+                    metrics.shadow_disagreements.labels(served.tier, shadow.tier).inc()
         out = {
-            "request_id": item.request_id or uuid.uuid4().hex,
+            "request_id": request_id,
             "feature": item.feature,
             **body,
+            "route": body["_routes"][assignment.served],
+            "arm": assignment.arm,
             "notes": notes,
             "provenance": {
                 **body["provenance"],
@@ -193,5 +264,75 @@ class ClassifyService:
                 "cached": cached,
             },
         }
-        del out["abstain_kind"]
+        del out["abstain_kind"], out["_decisions"], out["_routes"]
+        if self.decision_log is not None and served is not None:
+            self._log(model, out, served, shadow, decisions, assignment.arm_probability, text)
         return out
+
+    def _log(
+        self,
+        model: LoadedModel,
+        out: dict[str, Any],
+        served: RouteDecision,
+        shadow: RouteDecision | None,
+        decisions: dict[str, RouteDecision | None],
+        arm_probability: float,
+        text: str,
+    ) -> None:
+        """Queue the schema-v1 record; the file write happens in the log's own thread."""
+        arm = out["arm"]
+        propensity = 1.0
+        if arm is not None:
+            # P(this first tier) under the random arm: both arms agree, or only this one chose it.
+            learned, rules = decisions["learned"], decisions["rules"]
+            if learned is None or rules is None or learned.tier != rules.tier:
+                propensity = arm_probability
+        meta: dict[str, Any] = {
+            "mode": self.experiment.mode,
+            "reason_code": served.reason_code,
+            "model": served.model,
+            "contract": served.contract,
+            "abstain": out["abstain"],
+            "cached": out["provenance"]["cached"],
+            "bundle_hash": model.bundle_hash,
+            "switches_version": self.decider.policy_version(),
+            "prediction": {
+                "intent": out["intent"],
+                "risk": out["risk"],
+                "tier": out["tier"],
+                "tier_ok_probs": out["tier_ok_probs"],
+            },
+        }
+        if arm is not None:
+            meta["arm_probability"] = arm_probability
+        if shadow is not None:
+            meta["shadow"] = shadow_meta(shadow, served.tier)
+        decision_log = self.decision_log
+        if decision_log is None:
+            return
+        decision_log.append(
+            decision_record(
+                request_id=out["request_id"],
+                feature=out["feature"],
+                text=text,
+                served=served,
+                variant=arm,
+                propensity=propensity,
+                model_version=out["provenance"]["model_version"],
+                meta=meta,
+            )
+        )
+
+
+def _route_dict(decision: RouteDecision) -> dict[str, Any]:
+    return {
+        "tier": decision.tier,
+        "model": decision.model,
+        "reason": decision.reason,
+        "reason_code": decision.reason_code,
+        "policy": decision.policy,
+        "guards": list(decision.guards),
+        "risk_floor": decision.risk_floor,
+        "contract": decision.contract,
+        "expected_cost_usd": decision.expected_cost_usd,
+    }

@@ -88,6 +88,35 @@ class ServingSettings(BaseSettings):
         default=None, description="bearer token for admin endpoints (none: admin disabled)"
     )
 
+    # Online comparison (serving/experiment.py) and the logs that feed the next training run.
+    policy_mode: Literal["learned", "rules", "shadow", "ab"] = Field(
+        default="learned",
+        description="learned | rules | shadow (both decide, one served) | ab (split by request_id)",
+    )
+    shadow_serve: Literal["learned", "rules"] = Field(
+        default="learned", description="in shadow mode, the policy whose decision is served"
+    )
+    ab_learned_share: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="in ab mode, share of request ids on `learned`"
+    )
+    ab_salt: str = Field(default="", description="changes the split: a new salt, a new draw")
+    rules_path: Path | None = Field(
+        default=None, description="rule router YAML for the rules policy (default: packaged)"
+    )
+    log_dir: Path | None = Field(
+        default=None,
+        description="decisions.jsonl, outcomes.jsonl, corrections.jsonl go here (none: no logs)",
+    )
+    log_rotate_bytes: int = Field(
+        default=0, ge=0, description="rotate a log file past this size (0: never)"
+    )
+    log_queue_size: int = Field(
+        default=100_000, ge=1, description="records waiting for the writer; beyond: dropped"
+    )
+    feedback_window: int = Field(
+        default=50_000, ge=1, description="recent decisions kept in memory to join feedback"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535)
     log_level: str = "info"

@@ -6,6 +6,6 @@ Adding an endpoint group (admin, feedback, shadow) means a new module with an `A
 
 from __future__ import annotations
 
-from serving.routes import classify, health, metrics
+from serving.routes import admin, classify, feedback, health, metrics
 
-ROUTERS = (classify.router, health.router, metrics.router)
+ROUTERS = (classify.router, health.router, metrics.router, admin.router, feedback.router)
