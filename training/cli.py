@@ -1,0 +1,285 @@
+"""`tierwise train | export | promote | evaluate`: thin argparse shells over training.*.
+
+Nothing heavy is imported at registration time, so `tierwise --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BUNDLE = Path("models/default")
+DEFAULT_WORK = Path(".tierwise")
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML config replacing the packaged training/defaults.yaml",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set heads.max_iter=50 (repeatable)",
+    )
+
+
+def _load_config(args: argparse.Namespace) -> Any:
+    from training.config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"tierwise: {message}\n")
+    return code
+
+
+# --- train ------------------------------------------------------------------------------------
+
+
+def register_train(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "train", help="ingest logs, fit, evaluate, export a bundle and register it in MLflow"
+    )
+    parser.add_argument(
+        "--logs", type=Path, nargs="+", default=[], help="log files (JSONL/Parquet)"
+    )
+    parser.add_argument(
+        "--corrections",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="correction-event streams joined on request_id",
+    )
+    parser.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="simulator truth.jsonl: adds the unseen-templates/domains evaluation",
+    )
+    parser.add_argument(
+        "--build-default",
+        action="store_true",
+        help="without --logs: generate the default logs (generate.n, generate.seed) "
+        "into the work dir first",
+    )
+    parser.add_argument("--bundle-dir", type=Path, default=DEFAULT_BUNDLE, help="bundle output dir")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=DEFAULT_WORK,
+        help="generated logs and the quarantine file go here",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        action="append",
+        default=[],
+        help="also write the markdown report here (e.g. docs/evaluation.md)",
+    )
+    parser.add_argument(
+        "--student-dir",
+        type=Path,
+        default=None,
+        help="a distilled student (default: distil once into the cache)",
+    )
+    parser.add_argument(
+        "--no-register", action="store_true", help="track the run, skip the registry"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _config_args(parser)
+    parser.set_defaults(handler=_run_train)
+
+
+def default_logs(work_dir: Path, n: int, seed: int) -> tuple[Path, Path, Path]:
+    """Generate (or reuse, when n and seed match) the default simulated logs in work_dir."""
+    from data.generator import generate
+
+    out = work_dir / f"generated-n{n}-seed{seed}"
+    logs, corrections, truth = out / "logs.jsonl", out / "corrections.jsonl", out / "truth.jsonl"
+    marker = out / ".complete"
+    if not marker.is_file():
+        logger.info("generating %d default log records (seed %d) into %s", n, seed, out)
+        generate(n, seed=seed, out_dir=out)
+        marker.write_text("ok\n")
+    return logs, corrections, truth
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from classifier.errors import ClassifierError
+    from training.pipeline import train
+
+    try:
+        cfg = _load_config(args)
+        logs, corrections, truth = list(args.logs), list(args.corrections), args.truth
+        if not logs:
+            if not args.build_default:
+                return _fail(
+                    "pass --logs FILE... (and --corrections), or --build-default to "
+                    "train on generated logs"
+                )
+            log_path, corr_path, truth_path = default_logs(
+                args.work_dir, cfg.generate.n, cfg.generate.seed
+            )
+            logs, corrections, truth = [log_path], [corr_path], truth or truth_path
+        result = train(
+            logs,
+            corrections=corrections,
+            truth=truth,
+            bundle_dir=args.bundle_dir,
+            config=cfg,
+            work_dir=args.work_dir,
+            student_dir=args.student_dir,
+            register=not args.no_register,
+            progress=not args.no_progress,
+            extra_report_paths=args.report,
+        )
+    except ClassifierError as exc:
+        return _fail(str(exc))
+    registered = (
+        f"registered {cfg.tracking.registered_model} v{result.model_version} (alias {result.alias})"
+        if result.model_version
+        else "not registered"
+    )
+    sys.stdout.write(
+        f"bundle: {result.bundle_dir}\nreport: {result.report_path}\nrun: {result.run_id}\n"
+        f"{registered}\n"
+        + "".join(
+            f"  {k}: {v:.4f}\n"
+            for k, v in result.metrics.items()
+            if k.startswith("time/student/") and ("macro_f1" in k or "ece" in k)
+        )
+        + f"total {sum(result.timings.values()):.0f} s: "
+        + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items())
+        + "\n"
+    )
+    return 0
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def register_export(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "export", help="write the bundle of a registered version (or alias, or run) to a directory"
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version", help="registered model version")
+    which.add_argument("--alias", help="registry alias, e.g. champion")
+    which.add_argument("--run-id", help="training run whose registered bundle to export")
+    parser.add_argument("--out", type=Path, required=True, help="target bundle directory")
+    parser.add_argument("--name", default=None, help="registered model name (default: config)")
+    _config_args(parser)
+    parser.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from classifier.errors import ClassifierError
+    from training.tracking import export_registered
+
+    try:
+        cfg = _load_config(args)
+        out, version = export_registered(
+            cfg,
+            args.out,
+            name=args.name,
+            version=args.version,
+            alias=args.alias,
+            run_id=args.run_id,
+        )
+    except ClassifierError as exc:
+        return _fail(str(exc))
+    sys.stdout.write(f"exported version {version} to {out}\n")
+    return 0
+
+
+# --- promote ----------------------------------------------------------------------------------
+
+
+def register_promote(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "promote", help="mark a version challenger; make it champion only if it beats the champion"
+    )
+    parser.add_argument("--version", required=True, help="registered model version to promote")
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="score on these logs instead of the candidate's held-out set",
+    )
+    parser.add_argument("--corrections", type=Path, nargs="+", default=[])
+    parser.add_argument(
+        "--heldout",
+        type=Path,
+        default=None,
+        help="a heldout_time.jsonl (as written by training) to score on",
+    )
+    parser.add_argument(
+        "--min-delta",
+        type=float,
+        default=None,
+        help="gate: required improvement of promote.metric (default: config)",
+    )
+    parser.add_argument("--metric", default=None, help="metric compared (default: config)")
+    _config_args(parser)
+    parser.set_defaults(handler=_run_promote)
+
+
+def _run_promote(args: argparse.Namespace) -> int:
+    from classifier.errors import ClassifierError
+    from training.promote import promote
+
+    try:
+        overrides = list(args.overrides)
+        if args.min_delta is not None:
+            overrides.append(f"promote.min_delta={args.min_delta}")
+        if args.metric is not None:
+            overrides.append(f"promote.metric={args.metric}")
+        args.overrides = overrides
+        cfg = _load_config(args)
+        result = promote(
+            args.version, cfg, logs=args.logs, corrections=args.corrections, heldout=args.heldout
+        )
+    except ClassifierError as exc:
+        return _fail(str(exc))
+    stream = sys.stdout if result.promoted or result.champion == result.candidate else sys.stderr
+    stream.write(result.message + "\n")
+    if result.promoted or result.champion == result.candidate:
+        return 0
+    return 1
+
+
+# --- evaluate (replay) ------------------------------------------------------------------------
+
+
+def register_evaluate(subparsers: Any) -> None:
+    """Offline replay of routing policies lives in training.replay_cli; delegate to it."""
+    try:
+        from training.replay_cli import register
+    except ImportError as exc:
+        if exc.name != "training.replay_cli":
+            raise
+        parser = subparsers.add_parser("evaluate", help="(not built) replay a routing policy")
+        parser.add_argument("rest", nargs=argparse.REMAINDER)
+        parser.set_defaults(handler=_run_evaluate_missing)
+        return
+    register(subparsers)
+
+
+def _run_evaluate_missing(_: argparse.Namespace) -> int:
+    return _fail(
+        "`tierwise evaluate` (offline replay of a routing policy) is not installed in this build. "
+        "Per-model held-out metrics are in every `tierwise train` report and MLflow run."
+    )

@@ -1,0 +1,158 @@
+"""Training configuration: one YAML of defaults, `--set a.b=value` overrides, validated once.
+
+Validation is strict (unknown keys are refused) because a misspelt override that silently does
+nothing costs a whole training run. The resolved config is logged whole with every MLflow run.
+
+Example:
+    cfg = load_config(overrides=["heads.max_iter=50"])
+    cfg.heads.max_iter  # 50
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from classifier.errors import ConfigError
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    eval_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    calib_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    holdout_templates: float = Field(0.1, ge=0.0, lt=1.0)
+    holdout_domains: int = Field(1, ge=0)
+    max_train_rows: int | None = Field(None, gt=0)
+    seed: int = 13
+
+
+class GenerateConfig(_Section):
+    n: int = Field(100_000, gt=0)
+    seed: int = 7
+
+
+class EmbedConfig(_Section):
+    cache: bool = True
+
+
+class TeacherConfig(_Section):
+    enabled: bool = True
+    train_sample: int = Field(1500, gt=0)
+    eval_sample: int = Field(400, gt=0)
+    latency_sample: int = Field(40, gt=0)
+    batch_size: int = Field(64, gt=0)
+
+
+class HeadsConfig(_Section):
+    """TierwiseHeads parameters (each head is a HistGradientBoostingClassifier)."""
+
+    max_iter: int = Field(100, gt=0)
+    learning_rate: float = Field(0.1, gt=0.0)
+    max_leaf_nodes: int = Field(31, gt=1)
+    min_samples_leaf: int = Field(20, gt=0)
+    l2_regularization: float = Field(0.0, ge=0.0)
+    propensity_clip: float = Field(0.05, gt=0.0, le=1.0)
+    random_state: int = 0
+
+
+class CalibrationConfig(_Section):
+    ece_threshold: float = Field(0.02, ge=0.0)
+    n_bins: int = Field(15, gt=1)
+
+
+class EvaluateConfig(_Section):
+    tier_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+
+
+class TrackingConfig(_Section):
+    tracking_uri: str | None = None
+    experiment: str = "tierwise"
+    registered_model: str = "tierwise"
+
+
+class PromoteConfig(_Section):
+    metric: str = "mean_macro_f1"
+    min_delta: float = 0.0
+    max_rows: int = Field(5000, gt=0)
+
+
+class TrainConfig(_Section):
+    data: DataConfig = DataConfig()
+    generate: GenerateConfig = GenerateConfig()
+    embed: EmbedConfig = EmbedConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    heads: HeadsConfig = HeadsConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    promote: PromoteConfig = PromoteConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def flat(self) -> dict[str, Any]:
+        """`section.key -> value`, the shape MLflow params want."""
+        return dict(_flatten(self.to_dict()))
+
+    def hgb_params(self) -> dict[str, Any]:
+        return self.heads.model_dump()
+
+
+def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> TrainConfig:
+    """Read `path` (default: the packaged defaults), apply `key=value` overrides, validate."""
+    source = Path(path) if path is not None else DEFAULTS_PATH
+    try:
+        raw = yaml.safe_load(source.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read training config {source}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    for override in overrides:
+        apply_override(raw, override)
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid training config ({source}, overrides {list(overrides)}): {problems}. "
+            f"See {DEFAULTS_PATH} for the keys and their meaning."
+        ) from exc
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Set `a.b=value` in a nested dict; the value is parsed as YAML (`50`, `true`, `null`)."""
+    key, sep, text = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {override!r} is not of the form section.key=value")
+    parts = key.strip().split(".")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {override!r}: value is not valid YAML ({exc})") from exc
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {override!r}: {part!r} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{name}.")
+        else:
+            yield name, value
