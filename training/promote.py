@@ -227,4 +227,6 @@ def _heldout_rows(
             "from; pass --logs with held-out logs"
         )
     path = tracking.download_run_artifact(candidate.run_id, HELDOUT_ARTIFACT, tmp / "heldout")
-    return read_heldout_jsonl(path)
+    rows = read_heldout_jsonl(path)
+    rows.source = f"training run {candidate.run_id} ({HELDOUT_ARTIFACT})"
+    return rows

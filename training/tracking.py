@@ -29,8 +29,16 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 def resolve_tracking_uri(configured: str | None = None) -> str:
-    """Config value, else `$MLFLOW_TRACKING_URI`, else a sqlite file in the working directory."""
-    return configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """Config value, else `$MLFLOW_TRACKING_URI`, else a sqlite file in the working directory.
+
+    A relative sqlite path is made absolute here: MLflow caches stores by URI string, so
+    `sqlite:///mlflow.db` would otherwise keep pointing at the first directory it was used in.
+    """
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+        uri = prefix + str(Path.cwd() / uri[len(prefix) :])
+    return uri
 
 
 def connect(tracking_uri: str | None = None) -> Any:

@@ -40,7 +40,7 @@ def sqlite_tracking(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("TIERWISE_CACHE_DIR", str(tmp_path / "cache"))  # embedding cache
-    return "sqlite:///mlflow.db"
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
 SMALL = {
