@@ -3,7 +3,9 @@
 A bundle is a directory: model.onnx (one fused graph), tokenizer.json, manifest.json.
 Loading checks, in order: the manifest parses and speaks this format and taxonomy; both files
 match their recorded sha256; the graph's inputs and outputs (names and widths) match the
-manifest's label lists. Any failure raises BundleError saying what to do next.
+manifest's label lists, and the feature layout stored in the graph's metadata matches the
+manifest's `embedding.feature_dim` / `embedding.features` (bundles from before the layout was
+recorded have neither: a plain mean). Any failure raises BundleError saying what to do next.
 Nothing here imports onnxruntime: the runtime passes the graph's signature in.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ MANIFEST_FILE = "manifest.json"
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAMES = ("intent_probs", "risk_probs", "tier_ok_probs")
 HEADS = ("intent", "risk", "tier")
+# Graph metadata key holding the feature layout (JSON); must equal the manifest's description.
+FEATURES_METADATA_KEY = "tierwise.features"
 EXPECTED_LABELS = {"intent": list(INTENTS), "risk": list(RISKS), "tier": list(TIERS)}
 
 _REBUILD = "rebuild it with `tierwise export` (or `tierwise train`)"
@@ -64,6 +68,16 @@ class Manifest(BaseModel):
     @property
     def tier_threshold(self) -> float:
         return float(self.thresholds.get("tier_ok", 0.5))
+
+    @property
+    def features(self) -> dict[str, Any] | None:
+        """The feature layout the manifest promises, in the graph metadata's shape."""
+        if "features" not in self.embedding and "feature_dim" not in self.embedding:
+            return None
+        return {
+            "feature_dim": self.embedding.get("feature_dim"),
+            "layout": self.embedding.get("features"),
+        }
 
     @property
     def bundle_hash(self) -> str:
@@ -153,8 +167,9 @@ def check_signature(
     manifest: Manifest,
     inputs: Sequence[tuple[str, Sequence[Any]]],
     outputs: Sequence[tuple[str, Sequence[Any]]],
+    metadata: Mapping[str, str] | None = None,
 ) -> None:
-    """Compare the graph's (name, shape) inputs/outputs with what the manifest promises."""
+    """Compare the graph's (name, shape) inputs/outputs and feature layout with the manifest."""
     input_names = [name for name, _ in inputs]
     if sorted(input_names) != sorted(INPUT_NAMES):
         raise BundleError(
@@ -175,3 +190,27 @@ def check_signature(
                 f"model.onnx at {bundle_dir} gives {output} shape {shape}, but the manifest lists "
                 f"{width} {head} labels; graph and manifest disagree; {_REBUILD}"
             )
+    check_features(bundle_dir, manifest, metadata or {})
+
+
+def check_features(bundle_dir: Path, manifest: Manifest, metadata: Mapping[str, str]) -> None:
+    """Refuse a graph whose pooled feature layout is not the one the manifest describes.
+
+    The heads' trees index feature columns, so a manifest describing another layout (edited, or
+    paired with a graph from another export) would make every consumer of the layout, such as
+    kNN routing or a re-export, compute different features than the graph.
+    """
+    raw = metadata.get(FEATURES_METADATA_KEY)
+    try:
+        graph = json.loads(raw) if raw is not None else None
+    except ValueError as exc:
+        raise BundleError(
+            f"model.onnx at {bundle_dir} has unreadable {FEATURES_METADATA_KEY} metadata "
+            f"({exc}); {_REBUILD}"
+        ) from exc
+    promised = manifest.features
+    if graph != promised:
+        raise BundleError(
+            f"model.onnx at {bundle_dir} pools features {graph}, but the manifest describes "
+            f"{promised}; graph and manifest disagree; {_REBUILD}"
+        )

@@ -103,6 +103,7 @@ class Classifier:
             manifest,
             [(i.name, i.shape) for i in session.get_inputs()],
             [(o.name, o.shape) for o in session.get_outputs()],
+            session.get_modelmeta().custom_metadata_map,
         )
         try:
             tokenizer = load_tokenizer(bundle_dir / TOKENIZER_FILE)

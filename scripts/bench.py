@@ -82,7 +82,8 @@ def in_process(bundle: Path, repeats: int) -> tuple[list[dict[str, object]], dic
     from classifier.runtime import Classifier
 
     classifier = Classifier.load(bundle, intra_op_threads=1)
-    dim = int(classifier.manifest.embedding.get("dim", 256))
+    embedding = classifier.manifest.embedding
+    dim = int(embedding.get("feature_dim", embedding.get("dim", 256)))
     predict = sklearn_heads(classifier.manifest, dim)
     rows = []
     for target in TOKEN_TARGETS:

@@ -82,7 +82,12 @@ def build_manifest(
             "distill_params": student.meta.get("params"),
             "dim": student.dim,
             "vocab_size": int(student.vectors.shape[0]),
-            "pooling": "mean of token rows (no normalisation)",
+            "pooling": {
+                "kind": "masked means of token rows (no normalisation)",
+                **student.pooling.to_dict(),
+            },
+            "feature_dim": student.feature_dim,
+            "features": student.pooling.layout(student.dim),
             "grid_bits": student.meta.get("grid_bits"),
             "special_tokens": False,
         },
@@ -134,16 +139,16 @@ def export_bundle(
             raise ValueError(f"window {window} differs from the student's {student.window}")
     else:
         student = StaticStudent.load(Path(student_dir), window)
-    if heads.n_features_in_ != student.dim:
+    if heads.n_features_in_ != student.feature_dim:
         raise ValueError(
             f"heads were fitted on {heads.n_features_in_}-d vectors, the student gives "
-            f"{student.dim}-d; train the heads on this student's embeddings"
+            f"{student.feature_dim}-d; train the heads on this student's embeddings"
         )
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        model = build_graph(student.vectors, heads)
+        model = build_graph(student.vectors, heads, student.pooling)
         onnx.save_model(model, str(staging / MODEL_FILE))
         (staging / TOKENIZER_FILE).write_text(student.encoder.tokenizer.to_str(), encoding="utf-8")
         files = {n: sha256_file(staging / n) for n in (MODEL_FILE, TOKENIZER_FILE)}

@@ -147,7 +147,7 @@ def bundle_embedder(bundle_dir: Path) -> BundleEmbedder:
 
     from classifier.bundle import read_manifest
     from classifier.tokenizer import TextEncoder, load_tokenizer
-    from training.embed import StaticStudent
+    from training.embed import Pooling, StaticStudent
 
     manifest = read_manifest(bundle_dir)
     model = onnx.load(str(bundle_dir / "model.onnx"))
@@ -159,5 +159,6 @@ def bundle_embedder(bundle_dir: Path) -> BundleEmbedder:
     encoder = TextEncoder(load_tokenizer(bundle_dir / "tokenizer.json"), manifest.window,
                           word_cache=False)
     version = f"bundle-{manifest.bundle_hash}"
-    student = StaticStudent(matrix, encoder, {"key": version}, bundle_dir)
+    pooling = Pooling.from_manifest(manifest.embedding)
+    student = StaticStudent(matrix, encoder, {"key": version}, bundle_dir, pooling)
     return BundleEmbedder(student, student.version)

@@ -2,8 +2,13 @@
 
 Layout (all float32):
   input_ids [B, L] int64, attention_mask [B, L] int64
-  Gather(E, ids) * mask -> ReduceSum(L) -> / max(ReduceSum(mask), 1)  = embedding [B, D]
-  (E sits on a 2^-k grid, so the sum is exact and equals training.embed.pool_ids bit for bit)
+  selectors [B, 3, L] = mask, mask * (CumSum(mask) <= K), mask * (reverse CumSum(mask) <= K)
+  MatMul(selectors, Gather(E, ids)) / max(ReduceSum(selectors), 1) = means [B, 3, D]
+  embedding [B, D + 2W] = [all | head[:W] | tail[:W]]   (training.embed.Pooling.layout)
+  The cumulative sums count each row's real tokens, so head and tail follow every row's own
+  length in a padded batch (padding anywhere, not only on the right). E sits on a 2^-k grid,
+  so every sum is exact (0/1 weights, any order) and equals training.embed.pool_features bit
+  for bit. K = 0 gives the plain mean of earlier bundles.
   per head: skl2onnx trees -> probabilities [B, k] -> MatMul(placement [k, n]) -> [B, n]
   (the placement matrix puts classes missing from training at probability 0, exactly)
   tier: three binary heads -> P(ok) columns -> cumulative Max -> tier_ok_probs [B, 3]
@@ -13,12 +18,15 @@ shared embedding by name, so the embedding is computed once for all heads.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 from onnx.compose import add_prefix
 
-from classifier.bundle import INPUT_NAMES, OUTPUT_NAMES
+from classifier.bundle import FEATURES_METADATA_KEY, INPUT_NAMES, OUTPUT_NAMES
+from training.embed import DEFAULT_POOLING, Pooling
 from training.heads import HeadFit, TierwiseHeads
 
 MAIN_OPSET = 17
@@ -70,31 +78,90 @@ def _head_nodes(fit: HeadFit, dim: int, prefix: str, out: str) -> tuple[list, li
     return nodes, inits
 
 
-def _embedding_nodes(vectors: np.ndarray) -> tuple[list, list]:
+def _embedding_nodes(vectors: np.ndarray, pooling: Pooling) -> tuple[list, list]:
     ids, mask = INPUT_NAMES
+    dim = int(vectors.shape[1])
+    width = pooling.edge_width(dim)
     inits = [
         numpy_helper.from_array(np.ascontiguousarray(vectors, np.float32), "emb_matrix"),
         numpy_helper.from_array(np.array([1], np.int64), "emb_axis1"),
         numpy_helper.from_array(np.array([2], np.int64), "emb_axis2"),
         numpy_helper.from_array(np.array(1.0, np.float32), "emb_one"),
     ]
+    if not width:
+        nodes = [
+            helper.make_node("Gather", ["emb_matrix", ids], ["emb_rows"], axis=0),
+            helper.make_node("Cast", [mask], ["emb_maskf"], to=TensorProto.FLOAT),
+            helper.make_node("Unsqueeze", ["emb_maskf", "emb_axis2"], ["emb_mask3"]),
+            helper.make_node("Mul", ["emb_rows", "emb_mask3"], ["emb_masked"]),
+            helper.make_node("ReduceSum", ["emb_masked", "emb_axis1"], ["emb_sum"], keepdims=0),
+            helper.make_node("ReduceSum", ["emb_maskf", "emb_axis1"], ["emb_count"], keepdims=1),
+            helper.make_node("Max", ["emb_count", "emb_one"], ["emb_countc"]),
+            helper.make_node("Div", ["emb_sum", "emb_countc"], [EMBEDDING]),
+        ]
+        return nodes, inits
+    inits += [
+        numpy_helper.from_array(np.array(1, np.int64), "emb_axis1s"),
+        numpy_helper.from_array(np.array(pooling.edge_tokens, np.int64), "emb_k"),
+    ]
     nodes = [
-        helper.make_node("Gather", ["emb_matrix", ids], ["emb_rows"], axis=0),
+        helper.make_node("Gather", ["emb_matrix", ids], ["emb_rows"], axis=0),  # [B, L, D]
+        # Position p is in the head when it is among the first K real tokens of its row, in
+        # the tail when among the last K: counted with cumulative sums of the row's mask.
+        helper.make_node("CumSum", [mask, "emb_axis1s"], ["emb_cum"]),
+        helper.make_node("CumSum", [mask, "emb_axis1s"], ["emb_rcum"], reverse=1),
+        helper.make_node("LessOrEqual", ["emb_cum", "emb_k"], ["emb_inhead"]),
+        helper.make_node("LessOrEqual", ["emb_rcum", "emb_k"], ["emb_intail"]),
         helper.make_node("Cast", [mask], ["emb_maskf"], to=TensorProto.FLOAT),
-        helper.make_node("Unsqueeze", ["emb_maskf", "emb_axis2"], ["emb_mask3"]),
-        helper.make_node("Mul", ["emb_rows", "emb_mask3"], ["emb_masked"]),
-        helper.make_node("ReduceSum", ["emb_masked", "emb_axis1"], ["emb_sum"], keepdims=0),
-        helper.make_node("ReduceSum", ["emb_maskf", "emb_axis1"], ["emb_count"], keepdims=1),
-        helper.make_node("Max", ["emb_count", "emb_one"], ["emb_countc"]),
-        helper.make_node("Div", ["emb_sum", "emb_countc"], [EMBEDDING]),
+        helper.make_node("Cast", ["emb_inhead"], ["emb_headf"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["emb_intail"], ["emb_tailf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["emb_maskf", "emb_headf"], ["emb_headm"]),
+        helper.make_node("Mul", ["emb_maskf", "emb_tailf"], ["emb_tailm"]),
+        helper.make_node("Unsqueeze", ["emb_maskf", "emb_axis1"], ["emb_sel_all"]),
+        helper.make_node("Unsqueeze", ["emb_headm", "emb_axis1"], ["emb_sel_head"]),
+        helper.make_node("Unsqueeze", ["emb_tailm", "emb_axis1"], ["emb_sel_tail"]),
+        helper.make_node(
+            "Concat", ["emb_sel_all", "emb_sel_head", "emb_sel_tail"], ["emb_sel"], axis=1
+        ),  # [B, 3, L] of 0/1
+        helper.make_node("MatMul", ["emb_sel", "emb_rows"], ["emb_sums"]),  # [B, 3, D]
+        helper.make_node("ReduceSum", ["emb_sel", "emb_axis2"], ["emb_counts"], keepdims=1),
+        helper.make_node("Max", ["emb_counts", "emb_one"], ["emb_countsc"]),
+        helper.make_node("Div", ["emb_sums", "emb_countsc"], ["emb_means"]),
+    ]
+    if width == dim:  # [B, 3, D] row-major is already [all | head | tail]
+        nodes.append(helper.make_node("Flatten", ["emb_means"], [EMBEDDING], axis=1))
+        return nodes, inits
+    inits += [
+        numpy_helper.from_array(np.array([0, 0], np.int64), "emb_s0"),
+        numpy_helper.from_array(np.array([1, dim], np.int64), "emb_e0"),
+        numpy_helper.from_array(np.array([1, 0], np.int64), "emb_s1"),
+        numpy_helper.from_array(np.array([3, width], np.int64), "emb_e1"),
+        numpy_helper.from_array(np.array([1, 2], np.int64), "emb_axes12"),
+    ]
+    nodes += [  # [B, 0:1, 0:D] -> mean [B, D]; [B, 1:3, 0:W] -> head, tail [B, 2W]
+        helper.make_node("Slice", ["emb_means", "emb_s0", "emb_e0", "emb_axes12"], ["emb_m0"]),
+        helper.make_node("Flatten", ["emb_m0"], ["emb_mean"], axis=1),
+        helper.make_node("Slice", ["emb_means", "emb_s1", "emb_e1", "emb_axes12"], ["emb_m1"]),
+        helper.make_node("Flatten", ["emb_m1"], ["emb_edges"], axis=1),
+        helper.make_node("Concat", ["emb_mean", "emb_edges"], [EMBEDDING], axis=1),
     ]
     return nodes, inits
 
 
-def build_graph(vectors: np.ndarray, heads: TierwiseHeads) -> onnx.ModelProto:
+def features_metadata(dim: int, pooling: Pooling) -> str:
+    """The feature layout as stored in the graph; the runtime compares it with the manifest."""
+    return json.dumps(
+        {"feature_dim": pooling.feature_dim(dim), "layout": pooling.layout(dim)}, sort_keys=True
+    )
+
+
+def build_graph(
+    vectors: np.ndarray, heads: TierwiseHeads, pooling: Pooling = DEFAULT_POOLING
+) -> onnx.ModelProto:
     """The fused model; checked with onnx.checker before it is returned."""
-    dim = int(vectors.shape[1])
-    nodes, inits = _embedding_nodes(vectors)
+    row_dim = int(vectors.shape[1])
+    dim = pooling.feature_dim(row_dim)
+    nodes, inits = _embedding_nodes(vectors, pooling)
     intent_out, risk_out, tier_out = OUTPUT_NAMES
     for fit, prefix, out in (
         (heads.intent_, "intent_", intent_out),
@@ -148,5 +215,6 @@ def build_graph(vectors: np.ndarray, heads: TierwiseHeads) -> onnx.ModelProto:
         producer_name="tierwise",
     )
     model.ir_version = 8
+    helper.set_model_props(model, {FEATURES_METADATA_KEY: features_metadata(row_dim, pooling)})
     onnx.checker.check_model(model)
     return model

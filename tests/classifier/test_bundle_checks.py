@@ -105,6 +105,30 @@ def test_graph_with_wrong_output_width_is_refused(bundle: Path) -> None:
         Classifier.load(bundle)
 
 
+def test_manifest_describing_other_features_is_refused(bundle: Path) -> None:
+    data = json.loads((bundle / MANIFEST_FILE).read_text())
+    embedding = dict(data["embedding"])
+    embedding["features"] = embedding["features"][:1]  # claims a plain mean
+    embedding["feature_dim"] = embedding["dim"]
+    _edit_manifest(bundle, embedding=embedding)
+    with pytest.raises(BundleError, match="pools features.*manifest describes.*tierwise export"):
+        Classifier.load(bundle)
+
+
+def test_graph_without_a_feature_layout_is_refused(bundle: Path) -> None:
+    """A graph stripped of its layout metadata cannot vouch for the manifest's features."""
+    import onnx
+
+    model = onnx.load(str(bundle / MODEL_FILE))
+    del model.metadata_props[:]
+    onnx.save(model, str(bundle / MODEL_FILE))
+    data = json.loads((bundle / MANIFEST_FILE).read_text())
+    data["files"][MODEL_FILE] = sha256_file(bundle / MODEL_FILE)
+    (bundle / MANIFEST_FILE).write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="pools features None"):
+        Classifier.load(bundle)
+
+
 def test_not_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="not a tierwise bundle"):
         Classifier.load(tmp_path)

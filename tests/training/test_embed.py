@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from classifier.textwindow import TextWindow
-from training.embed import StaticStudent, pool_ids, quantize_exact
+from training.embed import Pooling, StaticStudent, pool_ids, quantize_exact
 from training.embed_cache import EmbeddingCache
 
 pytestmark = pytest.mark.slow  # needs the distilled student (cached after the first run)
@@ -34,15 +34,55 @@ def test_quantized_sums_are_exact_in_any_order() -> None:
     assert np.array_equal(forward, vectors[ids].sum(axis=0, dtype=np.float32))
 
 
-def test_encode_is_the_mean_of_the_windowed_ids(student: StaticStudent) -> None:
+def test_encode_is_all_head_and_tail_means_of_the_windowed_ids(student: StaticStudent) -> None:
     texts = ["Summarize this thread", "Write SQL for the report", "x " * 2000]
+    texts.append(" ".join(f"word{i}" for i in range(12)))
     X = student.encode(texts)
-    assert X.shape == (3, student.dim) and X.dtype == np.float32
+    d, k = student.dim, student.pooling.edge_tokens
+    assert k > 0 and X.shape == (4, student.feature_dim) == (4, 3 * d) and X.dtype == np.float32
     for row, text in zip(X, texts, strict=True):
         ids, _ = student.encoder.encode(text)
         assert len(ids) <= student.window.max_tokens
-        assert np.array_equal(row, pool_ids(student.vectors, ids))
+        assert np.array_equal(row[:d], pool_ids(student.vectors, ids))
+        assert np.array_equal(row[d : 2 * d], pool_ids(student.vectors, ids[:k]))
+        assert np.array_equal(row[2 * d :], pool_ids(student.vectors, ids[-k:]))
     assert not np.allclose(X[0], X[1])
+    assert not np.array_equal(X[3, d : 2 * d], X[3, 2 * d :])  # > k ids: head != tail
+
+
+def test_edge_means_keep_an_instruction_visible_under_a_long_document(
+    student: StaticStudent,
+) -> None:
+    """The reason for the edge means: one mean over 256 tokens hardly moves with the ask."""
+    document = " ".join(f"The pilot in city {i} reported {i * 7} open tickets." for i in range(40))
+    a, b = student.encode(
+        [f"{document}\n\nSummarize the above.", f"{document}\n\nTranslate the above to French."]
+    )
+    d = student.dim
+    mean_gap = np.linalg.norm(a[:d] - b[:d])
+    tail_gap = np.linalg.norm(a[2 * d :] - b[2 * d :])
+    assert tail_gap > 5 * mean_gap
+
+
+def test_narrow_edges_and_plain_mean(student_dir: Path, student: StaticStudent) -> None:
+    text = "Please summarize the attached quarterly report for the board meeting tomorrow"
+    narrow = StaticStudent.load(student_dir, pooling=Pooling(edge_tokens=4, edge_dims=32))
+    plain = StaticStudent.load(student_dir, pooling=Pooling(edge_tokens=0))
+    x_narrow, x_plain, x_full = (
+        narrow.encode([text])[0],
+        plain.encode([text])[0],
+        student.encode([text])[0],
+    )
+    d = student.dim
+    assert x_narrow.shape == (d + 64,) and x_plain.shape == (d,)
+    assert np.array_equal(x_narrow[:d], x_plain) and np.array_equal(x_full[:d], x_plain)
+    ids, _ = student.encoder.encode(text)
+    assert np.array_equal(x_narrow[d : d + 32], pool_ids(student.vectors[:, :32], ids[:4]))
+    assert len({narrow.version, plain.version, student.version}) == 3  # cache keys differ
+    assert Pooling.from_manifest({"pooling": "mean of token rows"}) == Pooling(edge_tokens=0)
+    assert Pooling.from_manifest({"pooling": {"kind": "x", **narrow.pooling.to_dict()}}) == (
+        narrow.pooling
+    )
 
 
 def test_window_changes_version_and_vectors(student_dir: Path, student: StaticStudent) -> None:
@@ -53,7 +93,8 @@ def test_window_changes_version_and_vectors(student_dir: Path, student: StaticSt
 
 
 def test_empty_token_list_is_a_zero_vector(student: StaticStudent) -> None:
-    assert not student.encode(["\x00\x01"]).any()
+    X = student.encode(["\x00\x01"])
+    assert X.shape == (1, student.feature_dim) and not X.any()
 
 
 def test_cache_embeds_each_text_once(tmp_path: Path, student: StaticStudent) -> None:

@@ -57,6 +57,9 @@ def test_onnx_matches_student_and_sklearn_on_1000_texts(tiny_model) -> None:  # 
 
 def test_manifest_describes_the_bundle(tiny_bundle: Path) -> None:
     manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
+    embedding = manifest["embedding"]
+    assert embedding["pooling"]["edge_tokens"] > 0
+    assert embedding["feature_dim"] == embedding["features"][-1]["columns"][1] > embedding["dim"]
     assert manifest["files"][MODEL_FILE] == sha256_file(tiny_bundle / MODEL_FILE)
     assert manifest["labels"]["intent"][0] == "summarize"
     assert manifest["embedding"]["teacher"].startswith("sentence-transformers/all-MiniLM-L6-v2")
@@ -86,3 +89,51 @@ def test_extra_manifest_cannot_override_derived_fields(tiny_model, tmp_path: Pat
         export_bundle(
             tiny_model.student, tiny_model.heads, tmp_path / "b", extra_manifest={"labels": {}}
         )
+
+
+def test_head_and_tail_follow_each_rows_length_in_a_padded_batch(tiny_model) -> None:  # noqa: ANN001
+    """Left or right padding, short and long rows: the graph's edge windows count real tokens."""
+    import onnxruntime as ort
+
+    texts = [
+        "Tag this ticket",
+        "Summarize " + "the long pasted document goes on and on " * 12 + "in one line.",
+        "Translate the vendor contract into French, keep the numbers.",
+        "x " * 2000,
+    ]
+    expected = tiny_model.heads.predict_proba(tiny_model.student.encode(texts))["intent"]
+    encoded = [tiny_model.student.encoder.encode(t)[0] for t in texts]
+    width = max(len(ids) for ids in encoded) + 5
+    session = ort.InferenceSession(
+        str(tiny_model.bundle_dir / MODEL_FILE), providers=["CPUExecutionProvider"]
+    )
+    for left in (False, True):
+        ids = np.zeros((len(texts), width), np.int64)
+        mask = np.zeros((len(texts), width), np.int64)
+        for row, seq in enumerate(encoded):
+            cols = slice(width - len(seq), width) if left else slice(0, len(seq))
+            ids[row, cols] = seq
+            mask[row, cols] = 1
+        (got,) = session.run(["intent_probs"], {"input_ids": ids, "attention_mask": mask})
+        assert np.abs(got - expected).max() <= 1e-5, f"left padding={left}"
+
+
+def test_plain_mean_pooling_still_exports_with_parity(tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+    """edge_tokens=0 is the layout of earlier bundles: its graph and manifest still agree."""
+    from training.embed import Pooling, StaticStudent
+
+    student = StaticStudent.load(tiny_model.student.directory, pooling=Pooling(edge_tokens=0))
+    data = tiny_model.data
+    X = student.encode(data["text"])
+    heads = TierwiseHeads(max_iter=10, min_samples_leaf=5).fit(
+        X, data["intent"], data["risk"], data["tier_ok"], data["propensity"]
+    )
+    bundle = export_bundle(student, heads, tmp_path / "plain", name="plain", version="1")
+    manifest = json.loads((bundle / MANIFEST_FILE).read_text())
+    assert manifest["embedding"]["feature_dim"] == student.dim == X.shape[1]
+    texts = _parity_texts(data["text"], n=200)
+    expected = heads.predict_proba(student.encode(texts))["tier_ok"]
+    got = np.array(
+        [list(p.tier_ok_probs.values()) for p in Classifier.load(bundle).classify_batch(texts)]
+    )
+    assert np.abs(got - expected).max() <= 1e-5
