@@ -256,12 +256,7 @@ def decide(
             notes.append(f"abstain: {why}; {TIERS[chosen]} -> {TIERS[target]}")
             chosen = target
 
-    cap = state.cap_for(feature)
-    if cap is not None and TIER_RANK[cap] < chosen:
-        below = " (below risk floor)" if TIER_RANK[cap] < min_rank else ""
-        notes.append(f"tier_cap: {TIERS[chosen]} -> {cap} (switch){below}")
-        chosen = TIER_RANK[cap]
-        code = "tier_cap"
+    chosen, code = _apply_tier_cap(state, feature, chosen, min_rank, code, notes)
     return _finish(
         prediction,
         feature,
@@ -276,6 +271,18 @@ def decide(
         abstain,
         costs[chosen],
     )
+
+
+def _apply_tier_cap(
+    state: SwitchState, feature: str | None, chosen: int, min_rank: int, code: str, notes: list[str]
+) -> tuple[int, str]:
+    """A per-feature cap wins over everything, even the risk floor (the note says so)."""
+    cap = state.cap_for(feature)
+    if cap is None or TIER_RANK[cap] >= chosen:
+        return chosen, code
+    below = " (below risk floor)" if TIER_RANK[cap] < min_rank else ""
+    notes.append(f"tier_cap: {TIERS[chosen]} -> {cap} (switch){below}")
+    return TIER_RANK[cap], "tier_cap"
 
 
 def _kill_switch(
@@ -303,12 +310,7 @@ def _kill_switch(
             f"risk_floor:{RISKS[risk_rank]} -> {TIERS[chosen]} raised to {TIERS[min_rank]}"
         )
         chosen = min_rank
-    code = "kill_switch"
-    cap = state.cap_for(feature)
-    if cap is not None and TIER_RANK[cap] < chosen:
-        notes.append(f"tier_cap: {TIERS[chosen]} -> {cap} (switch)")
-        chosen = TIER_RANK[cap]
-        code = "tier_cap"
+    chosen, code = _apply_tier_cap(state, feature, chosen, min_rank, "kill_switch", notes)
     head = f"kill_switch:{feature} -> rules {rule_reason}"
     return _finish(
         prediction,
