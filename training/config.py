@@ -62,6 +62,7 @@ class HeadsConfig(_Section):
     l2_regularization: float = Field(0.0, ge=0.0)
     propensity_clip: float = Field(0.05, gt=0.0, le=1.0)
     random_state: int = 0
+    n_threads: int | None = Field(2, gt=0)
 
 
 class CalibrationConfig(_Section):
