@@ -31,7 +31,7 @@ class _Strict(BaseModel):
 
 
 class Route(_Strict):
-    """How the router chose the first tier, and how likely that choice was (for off-policy estimates)."""
+    """How the router chose the first tier, and how likely it was (for off-policy estimates)."""
 
     policy: NonEmptyId = Field(examples=["rules"])
     variant: str | None = Field(default=None, description="A/B arm, or null outside an experiment")
@@ -42,7 +42,7 @@ class Route(_Strict):
 
 
 class Attempt(_Strict):
-    """One call to one tier. An attempt succeeded when schema and compliance passed with no error."""
+    """One call to one tier; it succeeded when schema and compliance passed with no error."""
 
     tier: Tier
     model: NonEmptyId
@@ -74,7 +74,7 @@ class Labels(_Strict):
 
 
 class CorrectionEvent(_Strict):
-    """A user's correction of a served answer; within 300 s of the request it means the tier failed."""
+    """A user's correction of a served answer; within 300 s it means the served tier failed."""
 
     request_id: NonEmptyId
     ts: AwareDatetime
@@ -84,7 +84,7 @@ class CorrectionEvent(_Strict):
 class LogRecord(_Strict):
     """One routed request with everything the router observed about it."""
 
-    schema_version: Literal["1"] = SCHEMA_VERSION
+    schema_version: Literal["1"] = "1"
     request_id: NonEmptyId
     ts: AwareDatetime
     feature: NonEmptyId

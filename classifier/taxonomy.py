@@ -22,7 +22,9 @@ INTENTS: Final = (
 RISKS: Final = ("low", "medium", "high")
 TIERS: Final = ("nano", "mini", "full")
 
-Intent = Literal["summarize", "transform", "classify", "plan", "generate_code", "review_policy", "chat"]
+Intent = Literal[
+    "summarize", "transform", "classify", "plan", "generate_code", "review_policy", "chat"
+]
 Risk = Literal["low", "medium", "high"]
 Tier = Literal["nano", "mini", "full"]
 
