@@ -70,6 +70,19 @@ class Manifest(BaseModel):
         return float(self.thresholds.get("tier_ok", 0.5))
 
     @property
+    def abstain_thresholds(self) -> tuple[float, float, float]:
+        """(min intent P, min intent margin, min risk P) below which `classify` abstains.
+
+        Chosen at training time on held-out real text; 0 (never abstain) for older bundles.
+        """
+        t = self.thresholds
+        return (
+            float(t.get("abstain_intent_prob", 0.0)),
+            float(t.get("abstain_intent_margin", 0.0)),
+            float(t.get("abstain_risk_prob", 0.0)),
+        )
+
+    @property
     def features(self) -> dict[str, Any] | None:
         """The feature layout the manifest promises, in the graph metadata's shape."""
         if "features" not in self.embedding and "feature_dim" not in self.embedding:

@@ -14,6 +14,10 @@ class Prediction:
 
     `tier_ok_probs` holds P(tier would succeed) per tier, monotone non-decreasing nano -> full;
     `tier` is the smallest tier whose probability reaches the bundle's threshold.
+    `abstain` is the model's own "I am not sure": the top intent probability, its margin over
+    the runner-up, or the top risk probability fell below the bundle's abstention thresholds
+    (chosen on held-out real text); `abstain_reason` says which. A caller may escalate, ask a
+    human, or fall back to rules; `decide()` applies the contracts' own bars on top.
     """
 
     intent: Intent
@@ -27,6 +31,9 @@ class Prediction:
     taxonomy_version: str
     tokens_used: int
     truncated: bool
+    intent_margin: float = 1.0
+    abstain: bool = False
+    abstain_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,4 +48,7 @@ class Prediction:
             "taxonomy_version": self.taxonomy_version,
             "tokens_used": self.tokens_used,
             "truncated": self.truncated,
+            "intent_margin": self.intent_margin,
+            "abstain": self.abstain,
+            "abstain_reason": self.abstain_reason,
         }

@@ -73,6 +73,7 @@ class Classifier:
         self._risks = cast(tuple[Risk, ...], tuple(EXPECTED_LABELS["risk"]))
         self._tiers = cast(tuple[Tier, ...], tuple(EXPECTED_LABELS["tier"]))
         self._threshold = manifest.tier_threshold
+        self._min_intent, self._min_margin, self._min_risk = manifest.abstain_thresholds
         self._outputs = list(OUTPUT_NAMES)
         self._ids_name, self._mask_name = INPUT_NAMES
 
@@ -205,10 +206,20 @@ class Classifier:
             if p >= self._threshold:
                 tier = name
                 break
+        ranked = sorted(ip)
+        top, margin = ranked[-1], ranked[-1] - ranked[-2]
+        top_risk = max(rp)
+        reason = None
+        if top < self._min_intent:
+            reason = f"intent P {top:.2f} < {self._min_intent:.2f}"
+        elif margin < self._min_margin:
+            reason = f"intent margin {margin:.2f} < {self._min_margin:.2f}"
+        elif top_risk < self._min_risk:
+            reason = f"risk P {top_risk:.2f} < {self._min_risk:.2f}"
         return Prediction(
-            intent=self._intents[ip.index(max(ip))],
+            intent=self._intents[ip.index(top)],
             intent_probs=dict(zip(self._intents, ip, strict=False)),
-            risk=self._risks[rp.index(max(rp))],
+            risk=self._risks[rp.index(top_risk)],
             risk_probs=dict(zip(self._risks, rp, strict=False)),
             tier=tier,
             tier_ok_probs=dict(zip(tiers, tp, strict=False)),
@@ -217,6 +228,9 @@ class Classifier:
             taxonomy_version=self.taxonomy_version,
             tokens_used=tokens,
             truncated=truncated,
+            intent_margin=margin,
+            abstain=reason is not None,
+            abstain_reason=reason,
         )
 
     def __repr__(self) -> str:

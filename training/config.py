@@ -86,6 +86,42 @@ class PromoteConfig(_Section):
     max_rows: int = Field(5000, gt=0)
 
 
+class RealTextWeights(_Section):
+    """Row weights in the intent and risk heads (the tier heads see simulated logs only)."""
+
+    gold: float = Field(3.0, gt=0.0)  # hand-labelled real rows
+    authored: float = Field(3.0, ge=0.0)  # hand-written training requests
+    weak: float = Field(1.0, ge=0.0)  # rows the label model labelled
+    sim: float = Field(0.2, ge=0.0)  # simulated log rows
+
+
+class FinetuneConfig(_Section):
+    enabled: bool = True  # fit the student's vectors to the labelled rows (model2vec)
+    sim_rows: int = Field(8000, ge=0)  # simulated training rows mixed into that fit
+    epochs: int = Field(12, gt=0)  # at most; early stopping on a validation slice
+
+
+class AbstainConfig(_Section):
+    """`Classifier.classify` abstains below these; written to the bundle's manifest."""
+
+    intent_prob: float = Field(0.45, ge=0.0, le=1.0)
+    intent_margin: float = Field(0.10, ge=0.0, le=1.0)
+    risk_prob: float = Field(0.45, ge=0.0, le=1.0)
+
+
+class RealTextConfig(_Section):
+    """Real request texts (data/realtext, training.realtext) beside the simulated logs."""
+
+    enabled: bool = True
+    weights: RealTextWeights = RealTextWeights()
+    weak: bool = True  # use data/realtext/weak.jsonl
+    calib_fraction: float = Field(0.3, ge=0.0, lt=1.0)  # of gold rows: calibration, not training
+    near_duplicate: float = Field(0.95, gt=0.0, le=1.0)  # cosine to a dev text: dropped
+    finetune: FinetuneConfig = FinetuneConfig()
+    abstain: AbstainConfig = AbstainConfig()
+    seed: int = 0
+
+
 class TrainConfig(_Section):
     data: DataConfig = DataConfig()
     generate: GenerateConfig = GenerateConfig()
@@ -96,6 +132,7 @@ class TrainConfig(_Section):
     evaluate: EvaluateConfig = EvaluateConfig()
     tracking: TrackingConfig = TrackingConfig()
     promote: PromoteConfig = PromoteConfig()
+    realtext: RealTextConfig = RealTextConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -133,16 +133,22 @@ class TierwiseHeads(BaseEstimator):
         propensity: np.ndarray | None = None,
         *,
         first_tier: np.ndarray | None = None,
+        label_weight: np.ndarray | None = None,
     ) -> TierwiseHeads:
         """Fit every head; -1 (unknown) labels are skipped per head, never guessed.
+
+        `label_weight` weighs rows in the intent and risk heads (real text against simulated
+        logs); the tier heads keep their inverse-propensity weights.
 
         OpenMP threads are capped at `n_threads` (None: sklearn's default): on shared, busy
         cores two spinning OpenMP threads made a fit here 10-30x slower than one.
         """
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-            return self._fit(X, intent, risk, tier_ok, propensity, first_tier)
+            return self._fit(X, intent, risk, tier_ok, propensity, first_tier, label_weight)
 
-    def _fit(self, X, intent, risk, tier_ok, propensity, first_tier) -> TierwiseHeads:  # noqa: ANN001
+    def _fit(  # noqa: ANN001
+        self, X, intent, risk, tier_ok, propensity, first_tier, label_weight=None
+    ) -> TierwiseHeads:
         X = np.asarray(X, dtype=np.float32)
         intent = np.asarray(intent)
         risk = np.asarray(risk)
@@ -152,10 +158,15 @@ class TierwiseHeads(BaseEstimator):
                 f"tier_ok must have shape ({len(X)}, {len(TIERS)}), got {tier_ok.shape}"
             )
         self.n_features_in_ = X.shape[1]
+        w = None if label_weight is None else np.asarray(label_weight, dtype=np.float64)
         known = intent >= 0
-        self.intent_ = self._fit_head("intent", X[known], intent[known], len(INTENTS), None)
+        self.intent_ = self._fit_head(
+            "intent", X[known], intent[known], len(INTENTS), None if w is None else w[known]
+        )
         known = risk >= 0
-        self.risk_ = self._fit_head("risk", X[known], risk[known], len(RISKS), None)
+        self.risk_ = self._fit_head(
+            "risk", X[known], risk[known], len(RISKS), None if w is None else w[known]
+        )
         self.tiers_ = []
         self.tier_rows_ = []
         for t, tier in enumerate(TIERS):

@@ -91,30 +91,24 @@ def train(
         if quarantine.is_file() and 0 < quarantine.stat().st_size <= QUARANTINE_LOG_CAP:
             mlflow.log_artifact(str(quarantine), "ingest")
 
+        student = StaticStudent.load(student_dir)
+        cache = _open_cache(cfg)
+        real = None
+        if cfg.realtext.enabled:
+            with clock.stage("real text", ticker=True):
+                real = _real_text(cfg, student, data, splits, cache, progress)
+                student = real.student
         with clock.stage("embed"):
-            student = StaticStudent.load(student_dir)
-            cache = _open_cache(cfg)
             X = _encode(cache, student, data.text, progress)
 
         with clock.stage("fit"):
-            heads = _fit(cfg, X[splits.train], data.subset(splits.train), progress)
+            heads = _fit(cfg, X[splits.train], data.subset(splits.train), progress, real)
         with clock.stage("calibrate"):
-            calib = data.subset(splits.calib)
-            calibrations = (
-                calibrate_heads(
-                    heads,
-                    X[splits.calib],
-                    calib.intent,
-                    calib.risk,
-                    calib.tier_ok,
-                    threshold=cfg.calibration.ece_threshold,
-                    n_bins=cfg.calibration.n_bins,
-                )
-                if len(calib)
-                else []
-            )
+            calibrations = _calibrate(cfg, heads, X[splits.calib], data.subset(splits.calib), real)
         with clock.stage("evaluate"):
             evaluations = _evaluate(cfg, heads, X, data, splits, truth_rows)
+            if real is not None and len(real.dev_texts):
+                evaluations["dev/student"] = _evaluate_dev(cfg, heads, real)
         comparison = None
         if cfg.teacher.enabled:
             with clock.stage("teacher", ticker=True):
@@ -136,8 +130,9 @@ def train(
                         "splits": splits.sizes(),
                         "holdout_templates": splits.holdout_templates,
                         "holdout_domains": splits.holdout_domains,
+                        "realtext": real.summary if real is not None else None,
                     },
-                    "thresholds": {"tier_ok": cfg.evaluate.tier_threshold},
+                    "thresholds": _thresholds(cfg),
                     "calibration": [c.to_dict() for c in calibrations],
                     "mlflow_run_id": run_id,
                 },
@@ -226,17 +221,63 @@ def _encode(cache: Any, embedder: Any, texts: Sequence[str], progress: bool) -> 
     return cache.encode(embedder, list(texts), progress=progress)
 
 
-def _fit(cfg: TrainConfig, X: np.ndarray, data: TrainingSet, progress: bool) -> Any:
+def _real_text(
+    cfg: TrainConfig, student: Any, data: TrainingSet, splits: Splits, cache: Any, progress: bool
+) -> Any:
+    """Real rows, the student fitted to them, their embeddings (training.realtext.stage)."""
+    from training.realtext.stage import prepare
+
+    train = data.subset(splits.train)
+    return prepare(
+        cfg.realtext,
+        student,
+        train.text,
+        train.intent,
+        train.risk,
+        lambda embedder, texts: _encode(cache, embedder, texts, progress),
+        progress,
+    )
+
+
+def _with_real(X: np.ndarray, data: TrainingSet, real: Any, cfg: TrainConfig) -> dict[str, Any]:
+    """Simulated training rows followed by real ones; real rows have no tier outcome."""
+    if real is None:
+        return {"X": X, "intent": data.intent, "risk": data.risk, "tier_ok": data.tier_ok,
+                "propensity": data.propensity, "first_tier": data.first_tier,
+                "label_weight": None}  # fmt: skip
+    n = len(real.train)
+    return {
+        "X": np.vstack([X, real.X_train]).astype(np.float32, copy=False),
+        "intent": np.concatenate([data.intent, real.train.intent]),
+        "risk": np.concatenate([data.risk, real.train.risk]),
+        "tier_ok": np.vstack([data.tier_ok, np.full((n, len(TIERS)), -1, data.tier_ok.dtype)]),
+        "propensity": np.concatenate([data.propensity, np.full(n, np.nan)]),
+        "first_tier": np.concatenate([data.first_tier, np.full(n, -1, data.first_tier.dtype)]),
+        "label_weight": np.concatenate(
+            [np.full(len(data), cfg.realtext.weights.sim), real.train.weight]
+        ),
+    }
+
+
+def _fit(
+    cfg: TrainConfig, X: np.ndarray, data: TrainingSet, progress: bool, real: Any = None
+) -> Any:
     """Fit TierwiseHeads with a per-head progress bar (the fit has no callback of its own)."""
     from training.binning import snap_for_fit
     from training.heads import TierwiseHeads
 
-    X = snap_for_fit(X)  # fast weighted binning; same predictions on raw X (training.binning)
+    rows = _with_real(X, data, real, cfg)
+    X = snap_for_fit(rows.pop("X"))  # fast weighted binning; same predictions on raw X
     heads = TierwiseHeads(**cfg.hgb_params())
-    if not progress:
+
+    def fit() -> Any:
         return heads.fit(
-            X, data.intent, data.risk, data.tier_ok, data.propensity, first_tier=data.first_tier
-        )
+            X, rows["intent"], rows["risk"], rows["tier_ok"], rows["propensity"],
+            first_tier=rows["first_tier"], label_weight=rows["label_weight"],
+        )  # fmt: skip
+
+    if not progress:
+        return fit()
     from tqdm.auto import tqdm
 
     bar = tqdm(total=2 + len(TIERS), desc="fit heads", unit="head")
@@ -250,12 +291,53 @@ def _fit(cfg: TrainConfig, X: np.ndarray, data: TrainingSet, progress: bool) -> 
 
     heads._fit_head = fit_head  # type: ignore[method-assign]
     try:
-        return heads.fit(
-            X, data.intent, data.risk, data.tier_ok, data.propensity, first_tier=data.first_tier
-        )
+        return fit()
     finally:
         del heads._fit_head
         bar.close()
+
+
+def _calibrate(
+    cfg: TrainConfig, heads: Any, X: np.ndarray, calib: TrainingSet, real: Any
+) -> list[Any]:
+    """Tier heads on the simulated calibration slice; intent and risk on held-back real gold
+    rows when there are any, since real text is where their confidence must hold."""
+    intent, risk, tier_ok = calib.intent, calib.risk, calib.tier_ok
+    if real is not None and len(real.calib):
+        n = len(real.calib)
+        X = np.vstack([X, real.X_calib])
+        intent = np.concatenate([np.full(len(calib), -1, intent.dtype), real.calib.intent])
+        risk = np.concatenate([np.full(len(calib), -1, risk.dtype), real.calib.risk])
+        tier_ok = np.vstack([tier_ok, np.full((n, len(TIERS)), -1, tier_ok.dtype)])
+    if len(X) == 0:
+        return []
+    return calibrate_heads(
+        heads, X, intent, risk, tier_ok,
+        threshold=cfg.calibration.ece_threshold, n_bins=cfg.calibration.n_bins,
+    )  # fmt: skip
+
+
+def _evaluate_dev(cfg: TrainConfig, heads: Any, real: Any) -> Evaluation:
+    """The hand-labelled real development set (never trained on); no tier outcomes there."""
+    n = len(real.dev_texts)
+    return evaluate_probs(
+        "dev/student", heads.predict_proba(real.X_dev), real.dev_intent, real.dev_risk,
+        np.full((n, len(TIERS)), -1), tier_threshold=cfg.evaluate.tier_threshold,
+        n_bins=cfg.calibration.n_bins,
+    )  # fmt: skip
+
+
+def _thresholds(cfg: TrainConfig) -> dict[str, float]:
+    """What the manifest records for the runtime: tier threshold and abstention bars."""
+    out = {"tier_ok": cfg.evaluate.tier_threshold}
+    if cfg.realtext.enabled:
+        bars = cfg.realtext.abstain
+        out |= {
+            "abstain_intent_prob": bars.intent_prob,
+            "abstain_intent_margin": bars.intent_margin,
+            "abstain_risk_prob": bars.risk_prob,
+        }
+    return out
 
 
 def _labels(

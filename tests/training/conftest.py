@@ -44,6 +44,7 @@ def sqlite_tracking(
 
 
 SMALL = {
+    "realtext.enabled": False,  # the real-text stage has its own test (test_pipeline_realtext)
     "heads.max_iter": 15,
     "teacher.train_sample": 150,
     "teacher.eval_sample": 60,

