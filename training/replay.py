@@ -1,7 +1,8 @@
 """`tierwise evaluate`: offline replay of routing policies on held-out logs, logged to MLflow.
 
 Policies: rules, learned (the bundle + the production decision), always-nano/mini/full, random
-at the learned policy's cost, kNN on the bundle's embeddings, and (with truth) the oracle. They
+at the learned policy's cost, a prompt-length router at the learned policy's cost, kNN on the
+bundle's embeddings, and (with truth) the oracle. They
 are scored on the newest slice of the logs, split exactly as `tierwise train` splits them, so
 the learned model never saw these requests. With the simulator's truth the scores are exact
 (the playbook is replayed from every first tier); without it they are inverse-propensity
@@ -46,6 +47,9 @@ from training.replay_metrics import (
 from training.replay_policies import (
     decide_tiers,
     fixed,
+    length_sweep,
+    length_tiers,
+    match_length_cost,
     matched_mixture,
     mixture,
     one_hot,
@@ -58,7 +62,10 @@ from training.splits import make_splits
 logger = logging.getLogger(__name__)
 
 DEFAULT_BARS = (0.05, 0.2, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
-MAIN = ("rules", "learned", "knn", "random_matched", "always_nano", "always_mini", "always_full")
+MAIN = ("rules", "learned", "knn", "random_matched", "prompt_length", "always_nano", "always_mini",
+        "always_full")
+CURVE_KEYS = ("cost_per_1k_usd", "failure_rate", "escalations_per_1k", "share_nano", "share_mini",
+              "share_full")
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,7 @@ def run_replay(
 ) -> ReplayResult:
     """Score every policy; write report.md, replay.json and the curve to `out_dir`; track it."""
     from classifier.runtime import Classifier
-    from training.replay_report import write_outputs
+    from training.replay_report import verdict_sentence, write_outputs
 
     rc = config or ReplayConfig()
     cfg = train_config or load_config()
@@ -164,9 +171,14 @@ def run_replay(
 
         def score(pi: np.ndarray) -> dict[str, Any]:
             return score_exact(pi, outcomes)
+
+        search_score = score
     else:
         def score(pi: np.ndarray) -> dict[str, Any]:
             return score_ips(pi, logged, boot)
+
+        def search_score(pi: np.ndarray) -> dict[str, Any]:  # threshold search: no bootstrap
+            return score_ips(pi, logged)
 
     scores = {name: score(pi) for name, pi in pis.items()}
     q = matched_mixture(scores["learned"]["cost_usd"],
@@ -174,12 +186,20 @@ def run_replay(
     pis["random_matched"] = mixture(m, q)
     scores["random_matched"] = score(pis["random_matched"])
     scores["random_matched"]["mixture"] = [float(x) for x in q]
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.float64, count=m)
+    matched = match_length_cost(lengths, search_score, scores["learned"]["cost_per_1k_usd"])
+    pis["prompt_length"] = one_hot(length_tiers(lengths, matched["lo_chars"], matched["hi_chars"]))
+    scores["prompt_length"] = score(pis["prompt_length"])
+    scores["prompt_length"].update(length_lo_chars=matched["lo_chars"],
+                                   length_hi_chars=matched["hi_chars"])
 
     router_ms = _router_latency(rc, clf, contracts, table, rules, knn, embedder, texts, features)
     add_relative(scores, router_ms)
 
     curves = {"learned": _sweep(rc, learned_preds, route, contracts, score),
-              "knn": _sweep(rc, knn_preds, route, contracts, score)}
+              "knn": _sweep(rc, knn_preds, route, contracts, score),
+              "prompt_length": [{k: p[k] for k in ("lo_chars", "hi_chars", *CURVE_KEYS)}
+                                for p in length_sweep(lengths, search_score)]}
     full, nano = scores["always_full"], scores["always_nano"]
     for curve in curves.values():
         for point in curve:
@@ -203,7 +223,7 @@ def run_replay(
             est["exact"] = {k: scores[name][k] for k in ("cost_per_1k_usd", "failure_rate",
                                                            "escalations_per_1k")}
 
-    verdict = _verdict(scores) + _curve_note(curves.get("learned", []), scores["rules"])
+    verdict = verdict_sentence(scores, curves.get("learned", []))
     info = {
         "mode": "exact" if exact else "estimate",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -266,9 +286,7 @@ def _sweep(rc: ReplayConfig, preds: Sequence[Any], route: Callable, contracts: C
     points = []
     for bar in rc.bars:
         s = score(route(preds, with_quality_bar(contracts, bar)))
-        points.append({"quality_bar": bar, **{k: s[k] for k in (
-            "cost_per_1k_usd", "failure_rate", "escalations_per_1k", "share_nano", "share_mini",
-            "share_full")}})
+        points.append({"quality_bar": bar, **{k: s[k] for k in CURVE_KEYS}})
     return points
 
 
@@ -325,38 +343,6 @@ def _router_latency(rc: ReplayConfig, clf: Any, contracts: Contracts, table: Rou
         "learned": _median_ms(lambda i: learned.route(texts[i], features[i]), k),
         "knn": _median_ms(knn_route, k),
     }
-
-
-def _verdict(scores: dict[str, dict[str, Any]]) -> str:
-    """One plain sentence: does the learned policy beat rules on cost at no higher failure rate?"""
-    learned, rules = scores["learned"], scores["rules"]
-    cheaper = learned["cost_per_1k_usd"] < rules["cost_per_1k_usd"]
-    no_worse = learned["failure_rate"] <= rules["failure_rate"] + 1e-12
-    delta_cost = 1.0 - learned["cost_per_1k_usd"] / rules["cost_per_1k_usd"]
-    delta_fail = (learned["failure_rate"] - rules["failure_rate"]) * 100
-    numbers = (f"cost {learned['cost_per_1k_usd']:.4f} vs {rules['cost_per_1k_usd']:.4f} USD per "
-               f"1k requests ({delta_cost:+.1%} saved), failure rate "
-               f"{learned['failure_rate']:.2%} vs {rules['failure_rate']:.2%} "
-               f"({delta_fail:+.2f} points)")
-    if cheaper and no_worse:
-        return f"The learned policy beats the rules: {numbers}."
-    what = ("it is cheaper but fails more often" if cheaper else
-            "it costs more" + (" and fails more often" if not no_worse else
-                               " (at a lower failure rate)"))
-    return ("The learned policy does NOT beat the rules on cost at no higher failure rate: "
-            f"{what}; {numbers}.")
-
-
-def _curve_note(curve: list[dict[str, float]], rules: dict[str, Any]) -> str:
-    """Whether some threshold on the learned curve beats the rules (a retuning, not the default)."""
-    ok = [p for p in curve if p["failure_rate"] <= rules["failure_rate"] + 1e-12]
-    if not ok:
-        return " No threshold on the learned curve reaches the rules' failure rate."
-    best = min(ok, key=lambda p: p["cost_per_1k_usd"])
-    saving = 1.0 - best["cost_per_1k_usd"] / rules["cost_per_1k_usd"]
-    return (f" On the threshold curve, bar {best['quality_bar']:.2f} (price-only decision) costs "
-            f"{best['cost_per_1k_usd']:.4f} USD per 1k at {best['failure_rate']:.2%} failures: "
-            f"{saving:+.1%} vs the rules at no higher failure rate.")
 
 
 def _track(result: ReplayResult, cfg: TrainConfig) -> str:

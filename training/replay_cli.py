@@ -18,7 +18,8 @@ DEFAULT_OUT = DEFAULT_WORK / "evaluate"
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="score rules, learned, kNN, fixed-tier, random and oracle routing on held-out logs",
+        help="score rules, learned, kNN, prompt-length, fixed-tier, random and oracle routing on "
+             "held-out logs",
         description="Offline replay on the newest slice of the logs (split as `tierwise train` "
                     "splits). With --truth (simulator) the scores are exact; without, they are "
                     "inverse-propensity estimates with bootstrap intervals. Writes report.md, "

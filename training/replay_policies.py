@@ -1,13 +1,14 @@
 """Each policy as a matrix pi[N, 3]: the probability that it sends request i first to tier t.
 
 Deterministic policies are one-hot rows; `random at matched cost` is the same mixture on every
-row. Scoring (replay_metrics) is linear in pi, so exact replay and inverse-propensity estimates
-treat every policy alike.
+row; the prompt-length router is one-hot from two length thresholds. Scoring (replay_metrics)
+is linear in pi, so exact replay and inverse-propensity estimates treat every policy alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -104,3 +105,91 @@ def mixture(n: int, q: np.ndarray) -> np.ndarray:
 
 def tier_shares(pi: np.ndarray) -> np.ndarray:
     return pi.mean(axis=0) if len(pi) else np.zeros(N_TIERS)
+
+
+# -- prompt-length router ------------------------------------------------------------------------
+# The simplest router that reads the request at all: longer prompts go to bigger tiers. Its two
+# thresholds are picked on the very rows it is scored on (the cheapest way to flatter it), so a
+# learned policy that beats it beats every length router, not one badly tuned one.
+
+LENGTH_QUANTILES = 20  # threshold candidates at every 5 % of the prompt-length distribution
+
+
+def length_tiers(lengths: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Tier per request: nano below `lo` characters, full from `hi` on, mini in between."""
+    lengths = np.asarray(lengths)
+    return ((lengths >= lo).astype(np.int8) + (lengths >= hi).astype(np.int8)).astype(np.int8)
+
+
+def length_cuts(lengths: np.ndarray, quantiles: int = LENGTH_QUANTILES) -> np.ndarray:
+    """Candidate thresholds: length quantiles, plus 0 (no nano) and max + 1 (no full)."""
+    lengths = np.asarray(lengths, dtype=np.float64)
+    top = float(lengths.max()) + 1.0 if len(lengths) else 1.0
+    inner = np.quantile(lengths, np.linspace(0, 1, quantiles + 1)[1:-1]) if len(lengths) else []
+    return np.unique(np.concatenate([[0.0, top], np.ceil(inner)]))
+
+
+Score = Callable[[np.ndarray], dict[str, Any]]
+
+
+def length_point(lengths: np.ndarray, lo: float, hi: float, score: Score) -> dict[str, Any]:
+    """Score of the length router at (lo, hi), with its thresholds."""
+    s = score(one_hot(length_tiers(lengths, lo, hi)))
+    return {"lo_chars": float(lo), "hi_chars": float(hi), **s}
+
+
+def length_sweep(lengths: np.ndarray, score: Score,
+                 quantiles: int = LENGTH_QUANTILES) -> list[dict[str, Any]]:
+    """Every (lo <= hi) pair of quantile cuts, reduced to its cost/failure frontier.
+
+    Kept: the points no other point beats on both cost and failure rate, in order of cost
+    (failure then falls along the curve), like a threshold sweep of a learned router.
+    """
+    cuts = length_cuts(lengths, quantiles)
+    points = [length_point(lengths, lo, hi, score)
+              for i, lo in enumerate(cuts) for hi in cuts[i:]]
+    return frontier(points)
+
+
+def frontier(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Points not dominated in (cost_per_1k_usd, failure_rate), cheapest first."""
+    best: list[dict[str, Any]] = []
+    for p in sorted(points, key=lambda p: (p["cost_per_1k_usd"], p["failure_rate"])):
+        if not best or p["failure_rate"] < best[-1]["failure_rate"] - 1e-12:
+            best.append(p)
+    return best
+
+
+def match_length_cost(lengths: np.ndarray, score: Score, target_cost_per_1k: float,
+                      quantiles: int = LENGTH_QUANTILES, rel_tol: float = 0.005,
+                      ) -> dict[str, Any]:
+    """The length router whose cost per 1k matches the target, lowest failure rate first.
+
+    For every quantile cut as `lo`, bisect `hi` over the distinct lengths (raising `hi` moves
+    requests from full to mini, so cost falls) to the cost nearest the target; among the
+    candidates within `rel_tol` of the target (or the nearest one, when none is), keep the one
+    that fails least. Outside the reachable range it is all-nano or all-full.
+    """
+    his = np.concatenate([np.unique(np.asarray(lengths, dtype=np.float64)),
+                          [float(np.max(lengths)) + 1.0]])
+    candidates = []
+    for lo in length_cuts(lengths, quantiles):
+        grid = his[his >= lo]
+        a, b = 0, len(grid) - 1  # cost(grid[a]) is the highest, cost(grid[b]) the lowest
+        pa, pb = (length_point(lengths, lo, grid[k], score) for k in (a, b))
+        if not pb["cost_per_1k_usd"] < target_cost_per_1k < pa["cost_per_1k_usd"]:
+            candidates.append(pb if pb["cost_per_1k_usd"] >= target_cost_per_1k else pa)
+            continue
+        while b - a > 1:
+            mid = (a + b) // 2
+            pm = length_point(lengths, lo, grid[mid], score)
+            if pm["cost_per_1k_usd"] > target_cost_per_1k:
+                a, pa = mid, pm
+            else:
+                b, pb = mid, pm
+        candidates += [pa, pb]
+    gaps = [abs(c["cost_per_1k_usd"] - target_cost_per_1k) for c in candidates]
+    tol = max(rel_tol * target_cost_per_1k, min(gaps))
+    near = [c for c, g in zip(candidates, gaps, strict=True) if g <= tol + 1e-15]
+    return min(near, key=lambda c: (c["failure_rate"], abs(c["cost_per_1k_usd"]
+                                                            - target_cost_per_1k)))

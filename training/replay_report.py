@@ -1,4 +1,5 @@
-"""The replay's outputs: report.md (people), replay.json (machines), cost_quality.png (curve)."""
+"""The replay's words and files: the verdict, report.md (people), replay.json (machines) and
+cost_quality.png (curves)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-ORDER = ("oracle", "learned", "knn", "rules", "random_matched", "always_nano", "always_mini",
-         "always_full")
+ORDER = ("oracle", "learned", "knn", "rules", "random_matched", "prompt_length", "always_nano",
+         "always_mini", "always_full")
 LABEL = {"oracle": "oracle (cheapest viable tier)", "learned": "learned (bundle + decision)",
          "knn": "kNN router (same embeddings)", "rules": "rules (today's router)",
-         "random_matched": "random at learned's cost", "always_nano": "always nano",
+         "random_matched": "random at learned's cost",
+         "prompt_length": "prompt length at learned's cost", "always_nano": "always nano",
          "always_mini": "always mini", "always_full": "always full"}
 FEATURE_POLICIES = ("rules", "learned", "knn", "oracle", "always_full")
 
@@ -25,6 +27,12 @@ def _f(value: Any, fmt: str = ".4f") -> str:
 def _ci(s: dict[str, Any], key: str, fmt: str) -> str:
     interval = s.get("ci", {}).get(key)
     return "" if not interval else f" [{_f(interval[0], fmt)}, {_f(interval[1], fmt)}]"
+
+
+def _knob(point: dict[str, Any]) -> str:
+    if "quality_bar" in point:
+        return f"{point['quality_bar']:.2f}"
+    return f"{point['lo_chars']:,.0f} / {point['hi_chars']:,.0f}"
 
 
 def _policies(result: Any) -> list[str]:
@@ -47,6 +55,44 @@ def headline_table(result: Any) -> str:
             f"{_f(s['escalations_per_1k'], '.1f')} | {_f(s['added_latency_ms'], '.1f')} | "
             f"{_f(s['share_full'], '.1%')} | {saving} | {_f(s.get('pgr'), '.3f')} |")
     return "\n".join(rows)
+
+
+def verdict_sentence(scores: dict[str, dict[str, Any]], learned_curve: list[dict[str, float]]
+                     ) -> str:
+    """The report's first line: learned vs rules, and what the learned threshold curve offers."""
+    return _verdict(scores) + _curve_note(learned_curve, scores["rules"])
+
+
+def _verdict(scores: dict[str, dict[str, Any]]) -> str:
+    """One plain sentence: does the learned policy beat rules on cost at no higher failure rate?"""
+    learned, rules = scores["learned"], scores["rules"]
+    cheaper = learned["cost_per_1k_usd"] < rules["cost_per_1k_usd"]
+    no_worse = learned["failure_rate"] <= rules["failure_rate"] + 1e-12
+    delta_cost = 1.0 - learned["cost_per_1k_usd"] / rules["cost_per_1k_usd"]
+    delta_fail = (learned["failure_rate"] - rules["failure_rate"]) * 100
+    numbers = (f"cost {learned['cost_per_1k_usd']:.4f} vs {rules['cost_per_1k_usd']:.4f} USD per "
+               f"1k requests ({delta_cost:+.1%} saved), failure rate "
+               f"{learned['failure_rate']:.2%} vs {rules['failure_rate']:.2%} "
+               f"({delta_fail:+.2f} points)")
+    if cheaper and no_worse:
+        return f"The learned policy beats the rules: {numbers}."
+    what = ("it is cheaper but fails more often" if cheaper else
+            "it costs more" + (" and fails more often" if not no_worse else
+                               " (at a lower failure rate)"))
+    return ("The learned policy does NOT beat the rules on cost at no higher failure rate: "
+            f"{what}; {numbers}.")
+
+
+def _curve_note(curve: list[dict[str, float]], rules: dict[str, Any]) -> str:
+    """Whether some threshold on the learned curve beats the rules (a retuning, not the default)."""
+    ok = [p for p in curve if p["failure_rate"] <= rules["failure_rate"] + 1e-12]
+    if not ok:
+        return " No threshold on the learned curve reaches the rules' failure rate."
+    best = min(ok, key=lambda p: p["cost_per_1k_usd"])
+    saving = 1.0 - best["cost_per_1k_usd"] / rules["cost_per_1k_usd"]
+    return (f" On the threshold curve, bar {best['quality_bar']:.2f} (price-only decision) costs "
+            f"{best['cost_per_1k_usd']:.4f} USD per 1k at {best['failure_rate']:.2%} failures: "
+            f"{saving:+.1%} vs the rules at no higher failure rate.")
 
 
 def render(result: Any, png_name: str) -> str:
@@ -73,6 +119,15 @@ def render(result: Any, png_name: str) -> str:
     if mix:
         out += [f"Random at matched cost mixes nano/mini/full as {mix[0]:.2f}/{mix[1]:.2f}/"
                 f"{mix[2]:.2f} on every request (same total cost as the learned policy).", ""]
+    length = result.scores.get("prompt_length")
+    if length:
+        learned = result.scores["learned"]
+        out += [f"The prompt-length router sends requests under {length['length_lo_chars']:,.0f} "
+                f"characters to nano and from {length['length_hi_chars']:,.0f} on to full: the "
+                "thresholds, picked on these very rows, that fail least at the learned policy's "
+                f"cost ({_f(length['cost_per_1k_usd'])} against {_f(learned['cost_per_1k_usd'])}"
+                f" USD per 1k; failures {_f(length['failure_rate'], '.2%')} against "
+                f"{_f(learned['failure_rate'], '.2%')}).", ""]
     out += ["## Cost versus quality", "", f"![cost versus quality]({png_name})", "",
             "| curve | CPT(50%) | CPT(80%) | APGR | best savings vs always-full at no higher "
             "failure rate |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -82,11 +137,15 @@ def render(result: Any, png_name: str) -> str:
                    f"{_f(g['apgr'], '.3f')} | {_f(best, '.1%')} |")
     out += ["", "Threshold sweep: every feature's quality bar set to the value and failure costs "
             "set to zero, so the decision takes the cheapest allowed tier whose P(ok) meets "
-            "the bar; guards, risk floors and abstention unchanged:", ""]
+            "the bar; guards, risk floors and abstention unchanged. The prompt-length curve is "
+            "the cost/failure frontier of its two thresholds over every pair of 5 % length "
+            "quantiles:", ""]
     for name, curve in result.curves.items():
-        out += [f"**{name}**", "", "| bar | cost / 1k | failure | nano / mini / full | PGR |",
+        by_length = bool(curve) and "quality_bar" not in curve[0]
+        knob = "nano below / full from (chars)" if by_length else "bar"
+        out += [f"**{name}**", "", f"| {knob} | cost / 1k | failure | nano / mini / full | PGR |",
                 "| ---: | ---: | ---: | --- | ---: |"]
-        out += [f"| {p['quality_bar']:.2f} | {_f(p['cost_per_1k_usd'])} | "
+        out += [f"| {_knob(p)} | {_f(p['cost_per_1k_usd'])} | "
                 f"{_f(p['failure_rate'], '.2%')} | {p['share_nano']:.0%} / {p['share_mini']:.0%}"
                 f" / {p['share_full']:.0%} | {_f(p['pgr'], '.3f')} |" for p in curve]
         out.append("")
@@ -138,8 +197,9 @@ def plot(result: Any, path: Path) -> Path:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
     for name, curve in result.curves.items():
+        kind = "bar" if curve and "quality_bar" in curve[0] else "length threshold"
         left.plot([p["failure_rate"] * 100 for p in curve], [p["cost_per_1k_usd"] for p in curve],
-                  marker=".", label=f"{name} (bar sweep)")
+                  marker=".", label=f"{name} ({kind} sweep)")
         right.plot([p["share_full"] * 100 for p in curve], [p["pgr"] for p in curve],
                    marker=".", label=name)
     for name in _policies(result):

@@ -12,6 +12,13 @@ playbook (`router.py`), and written as schema-v1 logs, a correction stream and t
 from __future__ import annotations
 
 from data.generator.texts import TextSample, TextSampler
-from data.generator.writer import GenerateSummary, generate, iter_records
+from data.generator.writer import GENERATOR_VERSION, GenerateSummary, generate, iter_records
 
-__all__ = ["GenerateSummary", "TextSample", "TextSampler", "generate", "iter_records"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "GenerateSummary",
+    "TextSample",
+    "TextSampler",
+    "generate",
+    "iter_records",
+]

@@ -19,7 +19,6 @@ class Family:
     content: str = "yes"  # yes | no | maybe
     genres: tuple[str, ...] = ()  # override the intent's content genres
     hard: bool = False
-    difficulty: float = 0.0  # extra latent difficulty of this phrasing family
 
     @property
     def template_id(self) -> str:

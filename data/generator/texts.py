@@ -38,7 +38,6 @@ ADVICE = (
         " - tell me exactly what to buy",
         "!plan out my medication schedule: {forbidden}",
         content="no",
-        difficulty=0.05,
     ),
 )
 FAMILIES: dict[str, tuple[Family, ...]] = {}
@@ -97,7 +96,10 @@ STRUCTURED_FAMILIES = (
 
 @dataclass(frozen=True, slots=True)
 class TextSample:
-    """One request text with the ground truth and the traits latent difficulty depends on."""
+    """One request text with its ground truth and how it was composed (for slicing and tests).
+
+    Latent difficulty is not read from these traits but from the text itself (difficulty.py).
+    """
 
     text: str
     intent: str
@@ -109,7 +111,6 @@ class TextSample:
     register: str
     words: int
     hard: bool
-    family_difficulty: float
     structured: bool
     has_content: bool
 
@@ -268,7 +269,6 @@ class TextSampler:
             register=register,
             words=text.count(" ") + text.count("\n") + 1,
             hard=family.hard,
-            family_difficulty=family.difficulty,
             structured=structured,
             has_content=has_content,
         )

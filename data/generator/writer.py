@@ -21,14 +21,18 @@ import orjson
 from classifier.errors import InputError
 from classifier.taxonomy import RISK_RANK
 from data.generator import feedback
-from data.generator.config import SimConfig, load_config
+from data.generator.config import Feature, SimConfig, load_config
 from data.generator.difficulty import difficulty, tier_ok
 from data.generator.grammar import cumulative, pick, weighted
+from data.generator.realpool import RealPool, load_real_pool, real_sample
 from data.generator.router import RouterSim
-from data.generator.texts import TextSampler
+from data.generator.texts import TextSample, TextSampler
 
 log = logging.getLogger(__name__)
 
+# Bump when the same seed and knobs make different records, so that cached logs are remade.
+# 2: difficulty from text properties (difficulty.py), real texts (realpool.py).
+GENERATOR_VERSION = 2
 PROMPT_VERSIONS = {
     "inline_assist": 7,
     "support_chat": 12,
@@ -43,7 +47,8 @@ CLIENTS = ("web", "web", "api", "mobile", "slack", "api")
 
 @dataclass(frozen=True)
 class Knobs:
-    """Everything a user may want to turn; the defaults are what `tierwise generate` uses."""
+    """Everything a user may want to turn; the defaults are what `tierwise generate` uses,
+    except `real_share` (the command's default is 0.3, see below)."""
 
     epsilon: float = 0.1  # exploration share of the logging policy
     transient_rate: float = 0.015  # per-attempt infrastructure error rate
@@ -54,6 +59,9 @@ class Knobs:
     max_words: int = 4000  # longest pasted document, roughly
     days: int = 30
     out_of_order_rate: float = 0.01  # records logged with an earlier timestamp than their neighbour
+    # Share of requests whose text is a hand-labelled real one (realpool.py) instead of a
+    # composed one. 0 here so that the Python API needs no corpus; `tierwise generate` uses 0.3.
+    real_share: float = 0.0
 
 
 @dataclass
@@ -74,6 +82,7 @@ class GenerateSummary:
     languages: dict[str, int] = field(default_factory=dict)
     escalations: int = 0
     labelled: int = 0
+    real_texts: int = 0  # requests whose text came from the labelled real pool
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -81,91 +90,140 @@ class GenerateSummary:
 
 
 def iter_records(
-    n: int, seed: int, knobs: Knobs | None = None, config: SimConfig | None = None
+    n: int,
+    seed: int,
+    knobs: Knobs | None = None,
+    config: SimConfig | None = None,
+    real_pool: RealPool | None = None,
 ) -> Iterator[tuple[dict, dict, list[tuple[float, dict]]]]:
-    """Yield (log record, truth record, [(epoch, correction)]) for n requests, as plain dicts."""
+    """Yield (log record, truth record, [(epoch, correction)]) for n requests, as plain dicts.
+
+    With `knobs.real_share` > 0, that share of requests takes a labelled real text from
+    `real_pool` (default: `load_real_pool()`, loaded on first use) and a feature drawn in
+    proportion to share x the feature's weight for the text's intent.
+    """
     knobs = knobs or Knobs()
-    config = config or load_config()
-    rng = random.Random(seed)
-    sampler = TextSampler(knobs.nonenglish_rate, knobs.hard_rate, knobs.max_words)
-    router = RouterSim(config, knobs.epsilon, knobs.transient_rate)
-    features = config.features
-    feature_cum = cumulative([f.share for f in features])
-    mixes = {
-        f.name: (
-            tuple(f.intent_mix),
-            cumulative(f.intent_mix.values()),
-            tuple(f.domain_mix),
-            cumulative(f.domain_mix.values()),
+    if not 0.0 <= knobs.real_share <= 1.0:
+        raise InputError(f"real_share must be between 0 and 1, got {knobs.real_share}")
+    pool = None
+    if knobs.real_share > 0.0:
+        pool = real_pool if real_pool is not None else load_real_pool()
+    # set-up (and its errors) happen now; records are made as they are consumed
+    return _Run(seed, knobs, config or load_config(), pool).records(n)
+
+
+class _Run:
+    """One run's fixed parts: one rng for everything, text sampler, router, mixes, real pool."""
+
+    def __init__(self, seed: int, knobs: Knobs, config: SimConfig, pool: RealPool | None) -> None:
+        self.rng = random.Random(seed)
+        self.knobs = knobs
+        self.config = config
+        self.pool = pool
+        self.sampler = TextSampler(knobs.nonenglish_rate, knobs.hard_rate, knobs.max_words)
+        self.router = RouterSim(config, knobs.epsilon, knobs.transient_rate)
+        self.feature_cum = cumulative([f.share for f in config.features])
+        self.mixes = {
+            f.name: (
+                tuple(f.intent_mix),
+                cumulative(f.intent_mix.values()),
+                tuple(f.domain_mix),
+                cumulative(f.domain_mix.values()),
+            )
+            for f in config.features
+        }
+        self.by_intent = (
+            {i: features_for(config.features, i) for i in pool.intents()} if pool else {}
         )
-        for f in features
-    }
-    times = feedback.timestamps(rng, n, knobs.days)
-    seen: set[str] = set()
-    for i in range(n):
-        feature = weighted(rng, features, feature_cum)
-        intents, icum, domains, dcum = mixes[feature.name]
-        sample = sampler.sample(rng, weighted(rng, intents, icum), weighted(rng, domains, dcum))
-        if RISK_RANK[feature.risk_floor] > RISK_RANK[sample.risk]:
-            sample = dataclasses.replace(sample, risk=feature.risk_floor)
-        d = difficulty(sample, rng)
-        ok = tier_ok(d)
-        trace = router.play(rng, sample, feature.name, ok)
-        request_id = f"req_{rng.getrandbits(64):016x}"
-        while request_id in seen:
+
+    def sample(self, position: float) -> tuple[Feature, TextSample]:
+        """The feature and text of the request at `position` (0..1 of the run, in time order):
+        a labelled real one, or a composed one."""
+        rng = self.rng
+        if self.pool is not None and rng.random() < self.knobs.real_share:
+            row = self.pool.draw(rng, position)
+            return weighted(rng, *self.by_intent[row.intent]), real_sample(row)
+        feature = weighted(rng, self.config.features, self.feature_cum)
+        intents, icum, domains, dcum = self.mixes[feature.name]
+        intent, domain = weighted(rng, intents, icum), weighted(rng, domains, dcum)
+        return feature, self.sampler.sample(rng, intent, domain)
+
+    def records(self, n: int) -> Iterator[tuple[dict, dict, list[tuple[float, dict]]]]:
+        rng, knobs, config, router = self.rng, self.knobs, self.config, self.router
+        times = feedback.timestamps(rng, n, knobs.days)
+        seen: set[str] = set()
+        for i in range(n):
+            feature, sample = self.sample(i / n)
+            if RISK_RANK[feature.risk_floor] > RISK_RANK[sample.risk]:
+                sample = dataclasses.replace(sample, risk=feature.risk_floor)
+            d = difficulty(sample.text, sample.intent, sample.risk, rng)
+            ok = tier_ok(d)
+            trace = router.play(rng, sample, feature.name, ok)
             request_id = f"req_{rng.getrandbits(64):016x}"
-        seen.add(request_id)
-        ts = times[i]
-        if rng.random() < knobs.out_of_order_rate:
-            ts -= 1.0 + rng.random() * 600.0
-        day = (ts - feedback.START_EPOCH) / feedback.DAY
-        version = PROMPT_VERSIONS.get(feature.name, 1) + (
-            1 if day > 17 and hash_bucket(feature.name) else 0
-        )
-        variant = None
-        if feature.name == "support_chat" and 8 <= day < 22:
-            variant = "tone_test:a" if rng.random() < 0.5 else "tone_test:b"
-        meta = {"client": pick(rng, CLIENTS)}
-        if trace.risk_mark:
-            meta["risk_mark"] = "high"
-        record = {
-            "schema_version": "1",
-            "request_id": request_id,
-            "ts": feedback.rfc3339(ts),
-            "feature": feature.name,
-            "text": sample.text,
-            "prompt_id": None if rng.random() < 0.03 else f"{feature.name}@v{version}",
-            "route": {
-                "policy": "rules",
-                "variant": variant,
-                "tier": trace.tier,
-                "reason": trace.reason,
-                "model_version": config.rules_version,
-                "propensity": trace.propensity,
-            },
-            "attempts": trace.attempts,
-            "escalations": trace.escalations,
-            "safety_flags": list(sample.safety_flags),
-            "labels": feedback.review_labels(
-                rng, sample.intent, sample.risk, knobs.label_rate, knobs.label_noise
-            ),
-            "corrections": [],
-            "meta": meta,
-        }
-        truth = {
-            "request_id": request_id,
-            "intent": sample.intent,
-            "risk": sample.risk,
-            "tier_ok": ok,
-            "difficulty": d,
-            "domain": sample.domain,
-            "template": sample.template,
-            "language": sample.language,
-        }
-        events = feedback.corrections(
-            rng, request_id, ts, trace.served_ok, trace.served_visible_failure, feature.name
-        )
-        yield record, truth, events
+            while request_id in seen:
+                request_id = f"req_{rng.getrandbits(64):016x}"
+            seen.add(request_id)
+            ts = times[i]
+            if rng.random() < knobs.out_of_order_rate:
+                ts -= 1.0 + rng.random() * 600.0
+            day = (ts - feedback.START_EPOCH) / feedback.DAY
+            version = PROMPT_VERSIONS.get(feature.name, 1) + (
+                1 if day > 17 and hash_bucket(feature.name) else 0
+            )
+            variant = None
+            if feature.name == "support_chat" and 8 <= day < 22:
+                variant = "tone_test:a" if rng.random() < 0.5 else "tone_test:b"
+            meta = {"client": pick(rng, CLIENTS)}
+            if trace.risk_mark:
+                meta["risk_mark"] = "high"
+            record = {
+                "schema_version": "1",
+                "request_id": request_id,
+                "ts": feedback.rfc3339(ts),
+                "feature": feature.name,
+                "text": sample.text,
+                "prompt_id": None if rng.random() < 0.03 else f"{feature.name}@v{version}",
+                "route": {
+                    "policy": "rules",
+                    "variant": variant,
+                    "tier": trace.tier,
+                    "reason": trace.reason,
+                    "model_version": config.rules_version,
+                    "propensity": trace.propensity,
+                },
+                "attempts": trace.attempts,
+                "escalations": trace.escalations,
+                "safety_flags": list(sample.safety_flags),
+                "labels": feedback.review_labels(
+                    rng, sample.intent, sample.risk, knobs.label_rate, knobs.label_noise
+                ),
+                "corrections": [],
+                "meta": meta,
+            }
+            truth = {
+                "request_id": request_id,
+                "intent": sample.intent,
+                "risk": sample.risk,
+                "tier_ok": ok,
+                "difficulty": d,
+                "domain": sample.domain,
+                "template": sample.template,
+                "language": sample.language,
+            }
+            events = feedback.corrections(
+                rng, request_id, ts, trace.served_ok, trace.served_visible_failure, feature.name
+            )
+            yield record, truth, events
+
+
+def features_for(features: tuple[Feature, ...], intent: str) -> tuple[tuple, tuple]:
+    """(features, cumulative weights) for a request of `intent`: P(feature | intent) is
+    proportional to the feature's traffic share x its intent-mix weight for that intent. An
+    intent no feature serves falls back to the traffic shares."""
+    weights = [f.share * f.intent_mix.get(intent, 0.0) for f in features]
+    if sum(weights) <= 0:
+        weights = [f.share for f in features]
+    return features, cumulative(weights)
 
 
 def hash_bucket(name: str) -> bool:
@@ -180,8 +238,12 @@ def generate(
     fmt: str = "jsonl",
     knobs: Knobs | None = None,
     config: SimConfig | None = None,
+    real_pool: RealPool | None = None,
 ) -> GenerateSummary:
     """Write DIR/logs.{jsonl|parquet}, DIR/corrections.jsonl and DIR/truth.jsonl for n requests.
+
+    `knobs.real_share` (default 0: templates only) mixes in labelled real texts; see
+    `iter_records`. Same seed, knobs and pool: same bytes.
 
     >>> generate(1000, seed=7, out_dir=Path("/tmp/logs")).n_records   # doctest: +SKIP
     1000
@@ -206,12 +268,13 @@ def generate(
         k: Counter() for k in ("intents", "features", "first_tiers", "languages")
     }
     events: list[tuple[float, int, dict]] = []
+    records = iter_records(n, seed, knobs, config, real_pool)  # fails before any file is opened
     parquet = _ParquetSink(summary.logs) if fmt == "parquet" else None
     with (
         open(summary.truth, "wb") as truth_f,
         open(summary.logs, "wb") if parquet is None else _Null() as logs_f,
     ):
-        for index, (record, truth, evs) in enumerate(iter_records(n, seed, knobs, config)):
+        for index, (record, truth, evs) in enumerate(records):
             if parquet is None:
                 logs_f.write(orjson.dumps(record) + b"\n")
             else:
@@ -221,6 +284,7 @@ def generate(
             summary.n_records += 1
             summary.escalations += len(record["escalations"])
             summary.labelled += record["labels"] is not None
+            summary.real_texts += truth["domain"] == "real"
             counts["intents"][truth["intent"]] += 1
             counts["features"][record["feature"]] += 1
             counts["first_tiers"][record["route"]["tier"]] += 1

@@ -44,8 +44,8 @@ def test_evaluate_end_to_end(logs: Path, tiny_bundle: Path, tmp_path: Path,
 
     payload = json.loads((out / "replay.json").read_text())
     assert payload["mode"] == "exact"
-    expected = {"rules", "learned", "knn", "random_matched", "always_nano", "always_mini",
-                "always_full", "oracle"}
+    expected = {"rules", "learned", "knn", "random_matched", "prompt_length", "always_nano",
+                "always_mini", "always_full", "oracle"}
     assert set(payload["scores"]) == expected
     scores = payload["scores"]
     assert payload["info"]["eval_rows"] == 120  # newest 20% of 600
@@ -56,6 +56,19 @@ def test_evaluate_end_to_end(logs: Path, tiny_bundle: Path, tmp_path: Path,
     assert scores["random_matched"]["cost_usd"] == pytest.approx(scores["learned"]["cost_usd"],
                                                                  rel=1e-6)
     assert set(payload["per_feature"]["learned"]) == set(payload["per_feature"]["rules"])
+    # the prompt-length router: thresholds matched to the learned policy's cost, scored like
+    # the others (per feature, PGR, a curve with gap figures), and in the report's table
+    length = scores["prompt_length"]
+    assert length["length_lo_chars"] <= length["length_hi_chars"]
+    step = (scores["always_full"]["cost_per_1k_usd"] - scores["always_nano"]["cost_per_1k_usd"])
+    assert abs(length["cost_per_1k_usd"] - scores["learned"]["cost_per_1k_usd"]) <= max(
+        0.005 * scores["learned"]["cost_per_1k_usd"], 3 * step / payload["info"]["eval_rows"])
+    assert set(payload["per_feature"]["prompt_length"]) == set(payload["per_feature"]["rules"])
+    assert "pgr" in length and 0.0 <= payload["gaps"]["prompt_length"]["apgr"] <= 1.0
+    lcurve = payload["curves"]["prompt_length"]
+    assert len(lcurve) >= 2
+    assert np.all(np.diff([p["cost_per_1k_usd"] for p in lcurve]) >= 0)
+    assert np.all(np.diff([p["failure_rate"] for p in lcurve]) < 0)
     assert ("NOT beat" in payload["verdict"]) == (
         not (scores["learned"]["cost_per_1k_usd"] < scores["rules"]["cost_per_1k_usd"]
              and scores["learned"]["failure_rate"] <= scores["rules"]["failure_rate"]))
@@ -64,6 +77,7 @@ def test_evaluate_end_to_end(logs: Path, tiny_bundle: Path, tmp_path: Path,
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
     assert "cost_quality.png" in report and payload["verdict"] in report
+    assert "| prompt length at learned's cost |" in report and "**prompt_length**" in report
 
     for name in ("learned", "knn"):
         curve = payload["curves"][name]

@@ -13,6 +13,9 @@ from training.replay_costs import Outcomes, ReplayRequest, simulate_outcomes
 from training.replay_metrics import add_relative, gap_figures, score_exact
 from training.replay_policies import (
     fixed,
+    length_sweep,
+    length_tiers,
+    match_length_cost,
     matched_mixture,
     mixture,
     one_hot,
@@ -152,3 +155,61 @@ def test_quality_bar_override_keeps_everything_else() -> None:
         assert changed.features[name].economics.failure_usd == 0.0
     kept = with_quality_bar(contracts, 0.42, price_only=False)
     assert kept.get("policy_review").economics == contracts.get("policy_review").economics
+
+
+def test_prompt_length_router_tiers_by_two_thresholds() -> None:
+    lengths = np.array([5, 50, 500, 5000])
+    assert length_tiers(lengths, 50, 500).tolist() == [0, 1, 2, 2]
+    assert length_tiers(lengths, 0, 10**9).tolist() == [1, 1, 1, 1]
+    assert length_tiers(lengths, 10**9, 10**9).tolist() == [0, 0, 0, 0]
+    assert length_tiers(lengths, 0, 0).tolist() == [2, 2, 2, 2]
+
+
+def _by_length(n: int = 240) -> tuple[np.ndarray, Outcomes]:
+    """Longer requests need bigger tiers (with exceptions); full never fails; cost 1 / 2 / 4."""
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(10, 5000, n).astype(float)
+    need = np.digitize(lengths, [800, 3000])
+    flip = rng.random(n) < 0.2
+    need[flip] = rng.integers(0, 3, flip.sum())
+    fail = (np.arange(3)[None, :] < need[:, None]).astype(float)
+    zeros = np.zeros((n, 3))
+    return lengths, Outcomes(cost_usd=np.tile([1.0, 2.0, 4.0], (n, 1)), fail=fail,
+                             hard_fail=zeros, escalations=zeros, retry_latency_ms=zeros,
+                             attempts=np.ones((n, 3)))
+
+
+def test_prompt_length_router_matches_a_cost_and_fails_least_there() -> None:
+    lengths, o = _by_length()
+
+    def score(pi: np.ndarray) -> dict:
+        return score_exact(pi, o)
+
+    target = 2500.0  # USD per 1k requests; one request changing tier moves it by <= 3000 / n
+    matched = match_length_cost(lengths, score, target)
+    assert abs(matched["cost_per_1k_usd"] - target) <= 3000 / len(lengths)
+    assert matched["lo_chars"] <= matched["hi_chars"]
+    pi = one_hot(length_tiers(lengths, matched["lo_chars"], matched["hi_chars"]))
+    assert score(pi)["failure_rate"] == pytest.approx(matched["failure_rate"])
+    # length carries signal here, so it beats the random mixture of the same cost...
+    q = matched_mixture(matched["cost_per_1k_usd"] / 1000, [1.0, 2.0, 4.0])
+    assert matched["failure_rate"] < score(mixture(len(lengths), q))["failure_rate"]
+    # ...and no point of its own sweep does better for less (full never fails: more cost,
+    # never more failure, so the matched point is the best of the family at its cost)
+    for point in length_sweep(lengths, score):
+        if point["cost_per_1k_usd"] <= matched["cost_per_1k_usd"]:
+            assert point["failure_rate"] >= matched["failure_rate"] - 1e-12
+    low = match_length_cost(lengths, score, 10.0)  # below all-nano: clipped to all-nano
+    assert low["share_nano"] == 1.0
+
+
+def test_prompt_length_sweep_is_a_cost_failure_frontier() -> None:
+    lengths, o = _by_length()
+    curve = length_sweep(lengths, lambda pi: score_exact(pi, o))
+    costs = [p["cost_per_1k_usd"] for p in curve]
+    fails = [p["failure_rate"] for p in curve]
+    assert len(curve) >= 5
+    assert costs == sorted(costs) and all(np.diff(fails) < 0)
+    assert curve[0]["share_nano"] == 1.0  # the cheapest end is all-nano
+    assert curve[-1]["failure_rate"] == 0.0  # and the safest reaches always-full's quality
+    assert all(p["lo_chars"] <= p["hi_chars"] for p in curve)
