@@ -15,6 +15,7 @@ development texts: what a router would pay per request for the embedding.
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -58,9 +59,10 @@ def compare(out: Path, sim_rows: int = 8000, latency_texts: int = 60) -> dict[st
     w = rt.weights
     rows = build_rows(corpus, gold_weight=w.gold, authored_weight=w.authored,
                       weak_weight=w.weak, use_weak=rt.weak, calib_fraction=0.0)  # fmt: skip
-    work = out.parent / ".encoders-work"
-    generate(sim_rows * 2, seed=cfg.generate.seed, out_dir=work)
-    logs, _ = load_training_set([work / "logs.jsonl"], [], work / "quarantine.jsonl")
+    with tempfile.TemporaryDirectory(prefix="tierwise-encoders-") as tmp:
+        work = Path(tmp)
+        generate(sim_rows * 2, seed=cfg.generate.seed, out_dir=work)
+        logs, _ = load_training_set([work / "logs.jsonl"], [], work / "quarantine.jsonl")
     known = np.flatnonzero((logs.intent >= 0) & (logs.risk >= 0))[:sim_rows]
     sim_texts = [logs.text[i] for i in known]
     texts = rows.texts + sim_texts
