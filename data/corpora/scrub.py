@@ -16,7 +16,37 @@ _NAME = re.compile(
     r"([A-Z][a-z]{1,20}(?:\s[A-Z][a-z]{1,20}){0,2})"
 )
 _NOT_NAMES = frozenset(
-    ["A", "An", "The", "I", "It", "This", "That", "Here", "There", "Not", "Going", "Trying", "Looking", "Writing", "Working", "Currently", "Interested", "Happy", "Sorry", "Sure", "Glad", "Ready", "Able", "Also", "Still", "Just", "Now", "Very", "So"]
+    [
+        "A",
+        "An",
+        "The",
+        "I",
+        "It",
+        "This",
+        "That",
+        "Here",
+        "There",
+        "Not",
+        "Going",
+        "Trying",
+        "Looking",
+        "Writing",
+        "Working",
+        "Currently",
+        "Interested",
+        "Happy",
+        "Sorry",
+        "Sure",
+        "Glad",
+        "Ready",
+        "Able",
+        "Also",
+        "Still",
+        "Just",
+        "Now",
+        "Very",
+        "So",
+    ]
 )
 
 
