@@ -50,7 +50,7 @@ def compare(out: Path, sim_rows: int = 8000, latency_texts: int = 60) -> dict[st
     from training.realtext.embedding import embed
     from training.realtext.finetune import finetune_student
     from training.realtext.report import high_balanced_accuracy
-    from training.realtext.stage import _tuning_rows
+    from training.realtext.stage import tuning_rows
     from training.realtext.trainset import build_rows
 
     cfg = load_config()
@@ -74,7 +74,7 @@ def compare(out: Path, sim_rows: int = 8000, latency_texts: int = 60) -> dict[st
     y_r = np.array([RISKS.index(d.risk) for d in corpus.dev])
 
     base = StaticStudent.load(distill_student())
-    tune_texts, tune_i, tune_r = _tuning_rows(
+    tune_texts, tune_i, tune_r = tuning_rows(
         rows, sim_texts, logs.intent[known], logs.risk[known], rt
     )
     tuned_dir = finetune_student(

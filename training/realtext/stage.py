@@ -65,7 +65,7 @@ def prepare(
     if cfg.finetune.enabled and base_student.directory is not None:
         from training.realtext.finetune import finetune_student
 
-        texts, intents, risks = _tuning_rows(rows, sim_texts, sim_intent, sim_risk, cfg)
+        texts, intents, risks = tuning_rows(rows, sim_texts, sim_intent, sim_risk, cfg)
         window = base_student.window
         tuned = finetune_student(
             Path(base_student.directory),
@@ -106,7 +106,7 @@ def prepare(
     )
 
 
-def _tuning_rows(
+def tuning_rows(
     rows: RealRows, sim_texts: Sequence[str], sim_intent: np.ndarray, sim_risk: np.ndarray,
     cfg: RealTextConfig,
 ) -> tuple[list[str], list[str], list[str]]:  # fmt: skip
