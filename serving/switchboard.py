@@ -74,6 +74,12 @@ class SwitchBoard:
             raw = orjson.loads(self.path.read_bytes())
         except FileNotFoundError:
             log.info("no switches saved at %s yet: starting with none", self.path)
+            try:  # a directory that cannot exist should stop the start, not the first change
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create the folder of TIERWISE_SWITCHES_PATH={self.path}: {exc}"
+                ) from exc
             return
         except (OSError, orjson.JSONDecodeError) as exc:
             raise ConfigError(self._unreadable(exc)) from exc
