@@ -79,7 +79,7 @@ class JsonlWriter:
         self._retry_max_s = retry_max_s
         self._items: deque[bytes] = deque()
         self._held = 0  # bytes queued or taken by the thread but not yet written
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._handle: Sink | None = None
         self._size = 0
         self._thread: threading.Thread | None = None
@@ -120,7 +120,8 @@ class JsonlWriter:
                 return False
             self._items.append(line)
             self._held += len(line)
-            self._cond.notify()
+            if len(self._items) == 1:  # the thread drains all it finds: wake it only when idle
+                self._cond.notify()
         if self._thread is None:
             self.start()
         return True
