@@ -16,6 +16,7 @@ from serving.model_store import ModelStore
 from serving.reload import Reloader
 from serving.service import ClassifyService
 from serving.settings import ServingSettings
+from serving.switchboard import SwitchBoard
 
 
 @dataclass
@@ -27,6 +28,7 @@ class ServingState:
     decider: Decider
     service: ClassifyService
     reloader: Reloader | None = None
+    board: SwitchBoard | None = None  # switches saved to a file; None: TIERWISE_SWITCHES_PATH unset
 
 
 def state_of(request: Request) -> ServingState:
