@@ -101,7 +101,7 @@ HOSTILE: dict[str, Callable[[int], str]] = {
 }
 
 
-def _best_time(text: str, repeats: int = 3) -> float:
+def _best_time(text: str, repeats: int = 5) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -121,5 +121,7 @@ def test_scan_time_grows_linearly_on_hostile_shapes(shape: str) -> None:
     make = HOSTILE[shape]
     small, large = 64 * 1024, 256 * 1024
     t_small, t_large = _best_time(make(small)), _best_time(make(large))
-    assert t_large <= 8 * t_small + 0.005, (shape, t_small, t_large)
-    assert t_large <= 100 * _best_time(_benign(large)) + 0.005, (shape, t_large)
+    # The slack absorbs this shared machine's noise at the millisecond scale; a quadratic
+    # pattern misses it by orders of magnitude (the old e-mail pattern: ~100 s at 64 KB).
+    assert t_large <= 8 * t_small + 0.025, (shape, t_small, t_large)
+    assert t_large <= 100 * _best_time(_benign(large)) + 0.025, (shape, t_large)
