@@ -98,12 +98,17 @@ class TextEncoder:
         for token in self._added:
             if token in text:
                 return None
-        cached = self._cache.get
+        cache = self._cache
+        # The young generation's dict directly: a hit costs one dict lookup, no method call.
+        # After a turnover it is stale, which only sends more words through `cache.get`.
+        young = cache.young
         ids: list[int] = []
         for word in _WORDS.findall(text.lower()):
-            word_ids = cached(word)
+            word_ids = young.get(word)
             if word_ids is None:
-                word_ids = self.tokenizer.encode(word, add_special_tokens=False).ids
-                self._cache.put(word, word_ids)
+                word_ids = cache.get(word)
+                if word_ids is None:
+                    word_ids = self.tokenizer.encode(word, add_special_tokens=False).ids
+                    cache.put(word, word_ids)
             ids.extend(word_ids)
         return ids

@@ -61,6 +61,11 @@ class WordCache:
         self._young_bytes += size
 
     @property
+    def young(self) -> dict[str, list[int]]:
+        """The young generation, for callers that read it directly on a hot path (read only)."""
+        return self._young
+
+    @property
     def nbytes(self) -> int:
         """Bytes held, as counted by `entry_bytes` (an entry in both generations counts twice)."""
         return self._young_bytes + self._old_bytes
