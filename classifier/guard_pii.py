@@ -101,12 +101,13 @@ _PHONE_US: Final = _compile(
     r"(?:\+?1[ .\-]?)?(?:\([2-9]\d{2}\)[ .\-]?|[2-9]\d{2}[ .\-])[2-9]\d{2}[ .\-]\d{4}"
 )
 # A number right after one of these words is an identifier, not a phone number. Runs with
-# Python's `re` on at most _CUE_CHARS characters, so its cost is bounded.
+# Python's `re` on at most _CUE_CHARS characters, written without adjacent overlapping
+# repetitions, so its cost per candidate is small and bounded.
 _CUE_CHARS: Final = 40
 _NUMBER_CUE: Final = re.compile(
     r"\b(?:order|orders|invoice|inv|tracking|track|ref|reference|ticket|case|account|acct|po"
     r"|sku|serial|item|part|confirmation|booking|receipt|transaction|txn|shipment|parcel|id)"
-    r"\s*(?:number|num|no|nr|id|code|#)?\s*[.:#]?\s*[:#]?\s*$"
+    r"[\s.:#]*(?:(?:number|num|no|nr|id|code)[\s.:#]*)?$"
 )
 
 

@@ -91,6 +91,7 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "phone 00": lambda n: "0044 20 " * (n // 8),
     "phone us": lambda n: "415-555-2671 " * (n // 13),
     "order cue": lambda n: "order 415-555-2671 " * (n // 19),
+    "cue padding": lambda n: ("order" + " " * 30 + "~+44 20 7946 0958 ") * (n // 53),
     "iban tokens": lambda n: "de89 " * (n // 5),
     "ssn glued": lambda n: "123-45-6789-" * (n // 12),
     "nino": lambda n: "gb 12 34 56 a " * (n // 14),
