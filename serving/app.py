@@ -31,6 +31,7 @@ from serving.service import ClassifyService
 from serving.settings import ServingSettings
 from serving.sources import source_from
 from serving.state import ServingState
+from serving.switchboard import SwitchBoard
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             intra_op_threads=settings.intra_op_threads,
             warmup=settings.warmup_requests,
             interval_s=settings.reload_interval_s,
+            retry_base_s=settings.reload_retry_base_s,
+            retry_max_s=settings.reload_retry_max_s,
         )
         await anyio.to_thread.run_sync(state.reloader.check)
         if state.store.current is None and settings.require_model:
@@ -83,7 +86,11 @@ def build_state(settings: ServingSettings) -> ServingState:
     )
     metrics.bind_offloader(offloader)
     guard_text.warm()  # the guards' fold table, before the first non-ASCII request
-    return ServingState(settings, store, cache, metrics, decider, service, offloader)
+    board = None
+    if settings.switches_path is not None and decider.switches is not None:
+        board = SwitchBoard(settings, decider, service)
+        board.restore()  # before the first request: a restart keeps what operators switched
+    return ServingState(settings, store, cache, metrics, decider, service, offloader, board=board)
 
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from classifier.switches import Switches
     from serving.cache import DecisionCache
-    from serving.decision_log import JsonlWriter
+    from serving.jsonl import JsonlWriter
     from serving.model_store import LoadedModel
     from serving.offload import Offloader
 
@@ -80,6 +80,16 @@ class Metrics:
             "bundle loads refused (broken, mismatched, unreachable); the old model kept serving",
             registry=r,
         )
+        self.model_load_failing = Gauge(
+            "tierwise_model_load_failing",
+            "1 while the source names a bundle that cannot be loaded (an older one may serve)",
+            registry=r,
+        )
+        self.model_load_attempts = Gauge(
+            "tierwise_model_load_attempts",
+            "failed attempts to load the current target so far (0 when it loaded)",
+            registry=r,
+        )
         self.model_info = Gauge(
             "tierwise_model_info",
             "the model being served (value 1)",
@@ -117,8 +127,16 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.feedback_refused = Counter(
+            "tierwise_feedback_refused",
+            "POST /feedback calls refused, by error code (unauthorized, rate_limited, ...)",
+            ["reason"],
+            registry=r,
+        )
 
-    def bind_switches(self, switches: Switches, experiment: dict[str, Any]) -> None:
+    def bind_switches(
+        self, switches: Callable[[], Switches], experiment: Callable[[], dict[str, Any]]
+    ) -> None:
         """Switch gauges and the experiment's settings, read at scrape time."""
         self.registry.register(_SwitchCollector(switches, experiment))
 
@@ -186,12 +204,14 @@ class _OffloadCollector(Collector):
 class _SwitchCollector(Collector):
     """What operators have switched, as gauges (one series per killed or capped feature)."""
 
-    def __init__(self, switches: Switches, experiment: dict[str, Any]) -> None:
+    def __init__(
+        self, switches: Callable[[], Switches], experiment: Callable[[], dict[str, Any]]
+    ) -> None:
         self.switches = switches
         self.experiment = experiment
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        state = self.switches.state
+        state = self.switches().state
         yield GaugeMetricFamily(
             "tierwise_switch_force_mini", "1 while the emergency force_mini switch is on",
             float(state.force_mini),
@@ -209,13 +229,16 @@ class _SwitchCollector(Collector):
             caps.add_metric([feature, tier], 1.0)
         yield caps
         yield GaugeMetricFamily(
-            "tierwise_switch_version", "switch changes since start", float(state.version)
+            "tierwise_switch_version",
+            "switch changes so far (kept across restarts)",
+            float(state.version),
         )
         names = ["mode", "shadow_serve", "ab_learned_share"]
         info = GaugeMetricFamily(
             "tierwise_experiment_info", "the policy mode in force (value 1)", labels=names
         )
-        values = [self.experiment.get(k) for k in names]
+        experiment = self.experiment()
+        values = [experiment.get(k) for k in names]
         info.add_metric(["" if v is None else str(v) for v in values], 1.0)
         yield info
 
@@ -239,12 +262,27 @@ class _LogCollector(Collector):
                 "tierwise_log_records_failed", "records lost to write errors", labels=["stream"]
             ),
         }
+        families["errors"] = CounterMetricFamily(
+            "tierwise_log_write_errors",
+            "failed attempts to open or write a log file (each retry counts)",
+            labels=["stream"],
+        )
         queued = GaugeMetricFamily(
             "tierwise_log_queue_depth", "records waiting for the writer", labels=["stream"]
+        )
+        queued_bytes = GaugeMetricFamily(
+            "tierwise_log_queue_bytes", "bytes waiting for the writer", labels=["stream"]
+        )
+        up = GaugeMetricFamily(
+            "tierwise_log_writer_up",
+            "1 while the writer can write its file, 0 while it fails and retries",
+            labels=["stream"],
         )
         for stream, writer in writers.items():
             for attr, family in families.items():
                 family.add_metric([stream], float(getattr(writer, attr)))
             queued.add_metric([stream], float(writer.depth()))
+            queued_bytes.add_metric([stream], float(writer.queued_bytes()))
+            up.add_metric([stream], float(writer.ok))
         yield from families.values()
-        yield queued
+        yield from (queued, queued_bytes, up)

@@ -297,6 +297,25 @@ class FeedbackRequest(BaseModel):
         return self
 
 
+def _no_by(data: Any) -> Any:
+    if isinstance(data, dict) and "by" in data:
+        raise ValueError(
+            "`by` is not accepted: the audit names the identity of the bearer token "
+            "(TIERWISE_ADMIN_TOKENS); put free text in `note`"
+        )
+    return data
+
+
+class ExperimentSettings(BaseModel):
+    """Policy mode at run time; a key left out keeps its value (PATCH) or its TIERWISE_ default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["learned", "rules", "shadow", "ab"] | None = None
+    shadow_serve: Literal["learned", "rules"] | None = None
+    ab_learned_share: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
+
+
 class SwitchesPatch(BaseModel):
     """A partial change: only the keys given change (PATCH /admin/switches)."""
 
@@ -309,15 +328,24 @@ class SwitchesPatch(BaseModel):
     caps: dict[str, Tier | None] = Field(
         default_factory=dict, description="feature (or '*') -> max tier, or null to lift"
     )
-    by: StrictStr | None = Field(default=None, max_length=100, description="who, for the audit")
+    experiment: ExperimentSettings | None = Field(
+        default=None, description="policy mode changes; keys left out keep their value"
+    )
+    note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")
+
+    _by = model_validator(mode="before")(_no_by)
 
 
 class SwitchesPut(BaseModel):
-    """The whole switch state (PUT /admin/switches): anything not listed is switched off."""
+    """The whole switch state (PUT /admin/switches): anything not listed is switched off, and
+    an experiment left out goes back to the TIERWISE_ settings."""
 
     model_config = ConfigDict(extra="forbid")
 
     force_mini: StrictBool = False
     killed: list[StrictStr] = Field(default_factory=list)
     caps: dict[str, Tier] = Field(default_factory=dict)
-    by: StrictStr | None = Field(default=None, max_length=100, description="who, for the audit")
+    experiment: ExperimentSettings | None = None
+    note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")
+
+    _by = model_validator(mode="before")(_no_by)

@@ -62,19 +62,32 @@ class ClassifyService:
         if settings.log_dir is not None:
             self.decision_log = DecisionLog(
                 settings.log_dir,
-                max_queue=settings.log_queue_size,
+                max_queue_bytes=settings.log_queue_bytes,
                 rotate_bytes=settings.log_rotate_bytes,
                 window=settings.feedback_window,
             )
             self.feedback = FeedbackRecorder(
                 self.decision_log,
                 metrics,
-                max_queue=settings.log_queue_size,
+                callers=settings.feedback_callers,
+                rate_limit=settings.feedback_rate_limit,
+                max_queue_bytes=settings.log_queue_bytes,
                 rotate_bytes=settings.log_rotate_bytes,
             )
         if decider.switches is not None:
-            metrics.bind_switches(decider.switches, self.experiment.describe())
+            # Read at scrape time: the admin swaps both objects (serving/switchboard.py).
+            metrics.bind_switches(lambda: decider.switches, lambda: self.experiment.describe())
         metrics.bind_logs(self.log_writers)
+
+    def ensure_rules(self, experiment: Experiment) -> None:
+        """Load the rule router before a policy mode that needs it is switched on at run time."""
+        if experiment.needs_rules and self.rules is None:
+            if not self.decider.available:
+                raise RuntimeError(
+                    f"policy mode {experiment.mode} needs classifier.decision and "
+                    "classifier.contracts, which are not installed"
+                )
+            self.rules = load_rules(self.settings.rules_path, self.decider.table.tier_models)
 
     def log_writers(self) -> dict[str, Any]:
         if self.decision_log is None or self.feedback is None:
@@ -98,8 +111,10 @@ class ClassifyService:
         return model
 
     def _epoch(self, model: LoadedModel) -> str:
-        """Cache namespace: bundle and switch version (a flipped switch changes routes)."""
-        return f"{model.bundle_hash}:{model.version}:{self.decider.policy_version()}"
+        """Cache namespace: bundle, switch version (a flipped switch changes routes) and whether
+        the rules' decision is computed (a mode switched on at run time may need it)."""
+        rules = self.rules is not None
+        return f"{model.bundle_hash}:{model.version}:{self.decider.policy_version()}:{rules}"
 
     def _feature_notes(self, feature: str | None) -> list[str]:
         if feature is None or self.decider.is_known(feature):

@@ -17,6 +17,7 @@ from serving.offload import Offloader
 from serving.reload import Reloader
 from serving.service import ClassifyService
 from serving.settings import ServingSettings
+from serving.switchboard import SwitchBoard
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ServingState:
     service: ClassifyService
     offloader: Offloader
     reloader: Reloader | None = None
+    board: SwitchBoard | None = None  # switches saved to a file; None: TIERWISE_SWITCHES_PATH unset
 
 
 def state_of(request: Request) -> ServingState:

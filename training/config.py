@@ -63,6 +63,7 @@ class HeadsConfig(_Section):
     propensity_clip: float = Field(0.05, gt=0.0, le=1.0)
     random_state: int = 0
     n_threads: int | None = Field(2, gt=0)
+    class_balance: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class CalibrationConfig(_Section):
