@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from serving.cache import DecisionCache
     from serving.jsonl import JsonlWriter
     from serving.model_store import LoadedModel
+    from serving.offload import Offloader
 
 # Sub-millisecond buckets: the classify path is hundreds of microseconds, so the default
 # Prometheus buckets (5 ms and up) would put every request in the first one.
@@ -143,6 +144,9 @@ class Metrics:
         """Log writers' counters (written, dropped, failed, queued), read at scrape time."""
         self.registry.register(_LogCollector(writers))
 
+    def bind_offloader(self, offloader: Offloader) -> None:
+        self.registry.register(_OffloadCollector(offloader))
+
     def bind_cache(self, cache: DecisionCache) -> None:
         """Export the cache's own counters at scrape time: one source of truth, no hot-path cost."""
         self.registry.register(_CacheCollector(cache))
@@ -175,6 +179,26 @@ class _CacheCollector(Collector):
             "tierwise_decision_cache_hit_ratio", "hits / (hits + misses) since start", c.hit_ratio()
         )
         yield GaugeMetricFamily("tierwise_decision_cache_entries", "entries held", len(c))
+        yield GaugeMetricFamily(
+            "tierwise_decision_cache_bytes", "bytes held (as the cache counts them)", c.nbytes
+        )
+
+
+class _OffloadCollector(Collector):
+    def __init__(self, offloader: Offloader) -> None:
+        self.offloader = offloader
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        o = self.offloader
+        yield GaugeMetricFamily(
+            "tierwise_offload_pending", "long requests in or waiting for a worker", o.pending
+        )
+        yield CounterMetricFamily(
+            "tierwise_offload_over_budget", "requests answered 503 over_budget", o.over_budget
+        )
+        yield CounterMetricFamily(
+            "tierwise_offload_overloaded", "requests answered 503 overloaded", o.overloaded
+        )
 
 
 class _SwitchCollector(Collector):

@@ -11,7 +11,7 @@ from typing import Any
 
 from classifier.prediction import Prediction
 from classifier.routing import RouteDecision
-from serving.cache import DecisionCache, normalise
+from serving.cache import CacheKey, DecisionCache, normalise
 from serving.decision_log import DecisionLog, decision_record, shadow_meta
 from serving.decisions import Decider, escalate
 from serving.errors import ApiError
@@ -139,9 +139,11 @@ class ClassifyService:
         texts = [normalise(item.text) for item in items]
         results: list[dict[str, Any] | None] = []
         misses: list[int] = []
+        keys: list[CacheKey] = []
         epoch = self._epoch(model)
         for index, item in enumerate(items):
-            hit = self.cache.get((epoch, texts[index], item.feature))
+            keys.append(self.cache.key(epoch, texts[index], item.feature))
+            hit = self.cache.get(keys[index])
             if hit is None:
                 misses.append(index)
             results.append(hit)
@@ -152,7 +154,7 @@ class ClassifyService:
             )
             for index, prediction in zip(misses, predictions, strict=True):
                 body = self._build(model, prediction, items[index].feature, texts[index])
-                self.cache.put((epoch, texts[index], items[index].feature), body)
+                self.cache.put(keys[index], body)
                 results[index] = body
         return [
             self._finish(model, body, item, index not in missed, note, texts[index])
@@ -163,7 +165,7 @@ class ClassifyService:
     def _one(
         self, model: LoadedModel, item: ClassifyInput, text: str, notes: list[str]
     ) -> dict[str, Any]:
-        key = (self._epoch(model), text, item.feature)
+        key = self.cache.key(self._epoch(model), text, item.feature)
         body = self.cache.get(key)
         cached = body is not None
         if body is None:

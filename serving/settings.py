@@ -59,7 +59,24 @@ class ServingSettings(BaseSettings):
     )
     classify_offload: bool = Field(
         default=False,
-        description="run classify in the thread pool instead of inline (measured slower; see docs)",
+        description="run every classify in the worker threads, short texts too (measured slower)",
+    )
+    inline_max_chars: int = Field(
+        default=2048,
+        ge=0,
+        description="requests up to this many characters are classified on the event loop; "
+        "longer ones (and larger batches) in the worker threads",
+    )
+    classify_threads: int = Field(
+        default=2, ge=1, le=64, description="worker threads for long requests"
+    )
+    max_pending: int = Field(
+        default=64, ge=1, description="long requests waiting for a worker thread; beyond: 503"
+    )
+    request_budget_s: float = Field(
+        default=5.0,
+        gt=0.0,
+        description="seconds a long request may take in the worker threads; beyond: 503",
     )
     warmup_requests: int = Field(
         default=20, ge=0, le=10_000, description="classifications per load"
@@ -92,6 +109,9 @@ class ServingSettings(BaseSettings):
 
     # Decision cache and reload.
     cache_size: int = Field(default=4096, ge=0, description="decision cache entries (0: off)")
+    cache_max_bytes: int = Field(
+        default=64 << 20, ge=1024, description="decision cache bytes (least recently used go)"
+    )
     reload_interval_s: float = Field(
         default=5.0, ge=0.0, description="seconds between checks for a new bundle (0: never)"
     )

@@ -13,6 +13,7 @@ from serving.cache import DecisionCache
 from serving.decisions import Decider
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
+from serving.offload import Offloader
 from serving.reload import Reloader
 from serving.service import ClassifyService
 from serving.settings import ServingSettings
@@ -27,6 +28,7 @@ class ServingState:
     metrics: Metrics
     decider: Decider
     service: ClassifyService
+    offloader: Offloader
     reloader: Reloader | None = None
     board: SwitchBoard | None = None  # switches saved to a file; None: TIERWISE_SWITCHES_PATH unset
 
