@@ -187,6 +187,18 @@ class ServingSettings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65_535)
     log_level: str = "info"
 
+    # Several worker processes (`tierwise serve --workers N`; docs/serving.md, "Workers").
+    workers: int | None = Field(
+        default=None, ge=1, le=256, description="worker processes (none: one per core)"
+    )
+    sync_interval_s: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=1.0,
+        description="seconds between checks for switches saved by another worker (and, with "
+        "several workers, between publications of this worker's own counters to /metrics)",
+    )
+
     @field_validator("feedback_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
