@@ -26,12 +26,14 @@ def markdown(report: dict[str, Any]) -> str:
          f"{report['server_requests']:,}"),
         ("5xx answers (server's own count)", f"{report['server_5xx']}"),
         ("crashed processes", f"{report['crashes']}"),
-        ("schema fuzzing: operations / failures",
-         f"{fuzz['tests']} / {fuzz['failures'] + fuzz['errors']}"),
+        ("schema fuzzing: operations / generated cases / failures",
+         f"{fuzz['tests']} / {fuzz.get('cases', 0):,} / {fuzz['failures'] + fuzz['errors']}"),
         ("malformed raw requests: cases / 5xx / hangs",
          f"{bad['cases']} / {bad['server_errors']} / {bad['timeouts']}"),
-        ("soak: rate, duration",
-         f"{soak['rate_per_s']:.0f} req/s for {soak['seconds'] / 60:.1f} min"),
+        ("soak: rate, duration (after a warm-up not counted)",
+         f"{soak['rate_per_s']:.0f} req/s for {soak['seconds'] / 60:.1f} min "
+         f"(capacity measured: {report.get('capacity_per_s', 'not measured')} req/s; "
+         f"warm-up {soak.get('warmup_s', 0):.0f} s)"),
         ("soak: failed requests", f"{soak['failed']}"),
         ("soak: RSS after warm-up -> end (max)",
          f"{soak['rss_start_mib']:.0f} -> {soak['rss_end_mib']:.0f} MiB "
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         soak_s=args.soak_minutes * 60,
         window_s=args.window_seconds,
         rate=args.rate,
+        load_share=args.load_share,
+        warmup_s=args.warmup_seconds,
         fuzz_examples=args.fuzz_examples,
         fuzz_time_s=args.fuzz_seconds,
     )

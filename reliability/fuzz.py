@@ -9,6 +9,7 @@ token and /feedback with a caller's token, so the fuzzer gets past authenticatio
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def run(
         ("feedback", feedback_token, ["--include-path", "/feedback"]),
         ("others", admin_token, ["--exclude-path", "/feedback"]),
     ]
-    report: dict[str, Any] = {"tests": 0, "failures": 0, "errors": 0, "passes": {}}
+    report: dict[str, Any] = {"tests": 0, "cases": 0, "failures": 0, "errors": 0, "passes": {}}
     for name, token, selection in passes:
         junit = out_dir / f"schemathesis-{name}.xml"
         command = [
@@ -56,8 +57,10 @@ def run(
         (out_dir / f"schemathesis-{name}.log").write_text(done.stdout + done.stderr)
         counts = _junit(junit)
         counts["exit_code"] = done.returncode
+        generated = re.search(r"(\d+) generated", done.stdout)
+        counts["cases"] = int(generated.group(1)) if generated else 0
         report["passes"][name] = counts
-        for key in ("tests", "failures", "errors"):
+        for key in ("tests", "cases", "failures", "errors"):
             report[key] += counts[key]
     return report
 

@@ -53,15 +53,18 @@ def _rss_kib(pid: int) -> int:
 class ServerProcess:
     """`python -m serving` with `args` and `env` on a free loopback port; stop() at the end."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log_path: Path, *, code: Path = ROOT
+    ) -> None:
+        """`code`: the checkout whose `serving` runs (another one, to compare before/after)."""
         self.port = free_port()
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(self.port),
              *args],
-            cwd=ROOT,
-            env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+            cwd=code,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(code), **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from classifier import guard_text
-from serving import multiproc
+from serving import gctune, multiproc
 from serving.cache import DecisionCache
 from serving.decisions import Decider
 from serving.errors import install_handlers
@@ -65,6 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 f"could not load a model from {source.description}: {state.store.last_error}"
             )
         state.reloader.start()
+    gctune.after_warmup(freeze=settings.gc_freeze)  # what lives as long as the process
     follower = asyncio.create_task(follow(state), name="tierwise-follow")
     try:
         yield

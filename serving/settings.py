@@ -78,6 +78,11 @@ class ServingSettings(BaseSettings):
         gt=0.0,
         description="seconds a long request may take in the worker threads; beyond: 503",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="after the first load, freeze the start-up objects out of the garbage "
+        "collector's reach and make young collections rarer (serving/gctune.py)",
+    )
     warmup_requests: int = Field(
         default=20, ge=0, le=10_000, description="classifications per load"
     )

@@ -135,6 +135,10 @@ class SwitchBoard:
     def _sync_locked(self) -> bool:
         try:
             signature, data = self._read()
+        except FileNotFoundError as exc:
+            if self._seen is None:
+                return False  # nothing saved yet, by anyone
+            return self._sync_failed(None, exc)
         except OSError as exc:
             return self._sync_failed(_signature(self.path), exc)
         if signature == self._seen:
@@ -403,6 +407,7 @@ class SwitchBoard:
         finally:
             tmp.unlink(missing_ok=True)
         self._seen = _signature(self.path)  # ours (the lock is held): not news to `sync`
+        self.sync_error = None  # a good file replaced whatever could not be applied
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the rename itself survives a crash

@@ -47,6 +47,7 @@ def test_a_worker_follows_a_change_saved_by_another(tmp_path: Path) -> None:
     assert b.service.experiment.describe()["mode"] == "shadow"
     assert b.service.rules is not None  # the rule router was loaded for the new mode
     assert b.board.sync() is False and a.board.sync() is False  # the writer is not re-applied
+    assert a.board.sync_error is None and b.board.sync_error is None
 
 
 def test_changes_through_two_workers_build_on_each_other(tmp_path: Path) -> None:
