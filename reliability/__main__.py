@@ -45,12 +45,12 @@ def markdown(report: dict[str, Any]) -> str:
          f"{faults['loads_refused']}, {', '.join(faults['serving_versions_after'])}"),
     ]  # fmt: skip
     lines = ["| | |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows), ""]
-    lines += ["| window (s) | requests | failed | p50 ms | p99 ms | max ms | RSS MiB |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["| window (s) | requests | failed | p50 ms | p99 ms | max ms | RSS MiB | load |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for w in soak["windows"]:
         lines.append(
             f"| {w['t_s']:.0f} | {w['requests']} | {w['failed']} | {w['p50_ms']} | "
-            f"{w['p99_ms']} | {w['max_ms']} | {w.get('rss_mib', '')} |"
+            f"{w['p99_ms']} | {w['max_ms']} | {w.get('rss_mib', '')} | {w.get('load_1m', '')} |"
         )
     lines += [
         "",
@@ -70,8 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         "--rate",
         type=float,
         default=None,
-        help="requests per second (default: 70%% of the measured capacity)",
+        help="requests per second (default: --load-share of the measured capacity)",
     )
+    parser.add_argument(
+        "--load-share",
+        type=float,
+        default=0.5,
+        help="share of the measured capacity the soak runs at",
+    )
+    parser.add_argument("--warmup-seconds", type=float, default=60.0)
     parser.add_argument("--fuzz-examples", type=int, default=50)
     parser.add_argument("--fuzz-seconds", type=int, default=120)
     args = parser.parse_args(argv)  # fmt: skip

@@ -71,6 +71,8 @@ def soak(
 
     def sample(window: Window) -> None:
         window.extra["rss_mib"] = round(server.rss_mib(), 1)
+        # the machine's load (other jobs included), to tell a stall of the host from ours
+        window.extra["load_1m"] = float(Path("/proc/loadavg").read_text().split()[0])
         rss.append(window.extra["rss_mib"])
         server.watch()
 
