@@ -5,8 +5,9 @@ is `admin`, TIERWISE_ADMIN_TOKENS names more): no token configured means the end
 disabled (404 with the reason), a missing header 401, an unknown token 403. A change is
 validated (feature names against the contracts), appended to the audit log under the token's
 identity, saved to TIERWISE_SWITCHES_PATH and only then applied (serving/switchboard.py). It
-applies to the next request (the decision cache is keyed by the switch version) and shows in
-`/metrics` (`tierwise_switch_*`, `tierwise_experiment_info`).
+applies to the next request (the decision cache is keyed by the switch version), in the other
+worker processes within TIERWISE_SYNC_INTERVAL_S, and shows in `/metrics` (`tierwise_switch_*`,
+`tierwise_experiment_info`).
 """
 
 from __future__ import annotations
