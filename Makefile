@@ -2,7 +2,7 @@
 .PHONY: install run test lint bench samples
 
 install:
-	./scripts/setup-venv train,serve,dev
+	./scripts/setup-venv train,serve,dev,litellm
 
 run:
 	./scripts/run
@@ -11,7 +11,7 @@ test:
 	./scripts/test
 
 lint: install
-	.venv/bin/ruff check classifier training serving data tests
+	.venv/bin/ruff check classifier training serving data integrations tests
 	.venv/bin/mypy classifier serving
 
 bench: install
