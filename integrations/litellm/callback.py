@@ -52,13 +52,15 @@ class TierwiseLogger(CustomLogger):  # type: ignore[misc]
         if isinstance(present, dict):  # a retry or fallback of a request already noted
             if _REFUSED in present:
                 raise ClassifierUnavailable(str(present[_REFUSED]))
-            return None
-        note = self.plugin.notes.get(self.plugin.key(metadata, kwargs.get("messages")))
-        if isinstance(note, Refusal):
-            metadata[NOTE_KEY] = {_REFUSED: note.reason}
-            raise ClassifierUnavailable(note.reason)
-        if isinstance(note, Routed):
-            metadata[NOTE_KEY] = note.to_dict()
+        else:
+            note = self.plugin.notes.get(self.plugin.key(metadata, kwargs.get("messages")))
+            if isinstance(note, Refusal):
+                metadata[NOTE_KEY] = {_REFUSED: note.reason}
+                raise ClassifierUnavailable(note.reason)
+            if isinstance(note, Routed):
+                metadata[NOTE_KEY] = note.to_dict()
+        if self.gateway_log is not None:
+            self.gateway_log.started(kwargs.get("litellm_call_id"))
         return None
 
     async def async_log_success_event(

@@ -5,7 +5,7 @@ checks and its users' corrections against the same request id:
 
     log = GatewayLog("logs/gateway", groups={"nano": "fast", "mini": "mid", "full": "best"})
     ...                                   # routed calls arrive through the callback
-    log.report_checks("req-42", schema_ok=False)        # the answer failed the output schema
+    log.report_checks("req-42", schema_ok=False, response=response)  # it failed the schema
     log.report_correction("req-42", "edit")             # the user edited it (corrections.jsonl)
 
 A request's record is written `hold_s` seconds after its last event (a background thread), at
@@ -19,6 +19,8 @@ which `tierwise ingest logs.jsonl --corrections corrections.jsonl` reads.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import threading
 import time
@@ -39,11 +41,13 @@ from integrations.litellm.records import (
     OpenRequest,
     build_record,
     call_from_kwargs,
+    meta_value,
     metadata_of,
     route_of,
 )
 
 log = logging.getLogger(__name__)
+_FORGET_INFLIGHT_S = 600.0
 
 
 class GatewayLog:
@@ -78,6 +82,7 @@ class GatewayLog:
                       "late_checks": 0, "unmapped_calls": 0, "no_text": 0}  # fmt: skip
         self._open: dict[str, tuple[OpenRequest, float]] = {}
         self._written: OrderedDict[str, None] = OrderedDict()
+        self._pending: OrderedDict[str, tuple[bool, bool]] = OrderedDict()
         self._remember = remember_written
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -85,6 +90,8 @@ class GatewayLog:
             target=self._sweep, name="tierwise-gateway-log", daemon=True
         )
         self._thread.start()
+        self._inflight: dict[str, float] = {}  # calls the callback saw start, not yet reported
+        atexit.register(self.close)  # open records are written when the process ends
 
     # -- events from the callback ------------------------------------------------------------
 
@@ -92,11 +99,13 @@ class GatewayLog:
         """One finished LiteLLM call (the callback's kwargs); joins it to its request."""
         metadata = metadata_of(kwargs)
         call, group = call_from_kwargs(kwargs, ok, self.tier_of)
+        call_id = kwargs.get("litellm_call_id")
         trace_id = kwargs.get("litellm_trace_id")
         request_id = str(
-            metadata.get(self.request_id_key) or trace_id or kwargs.get("litellm_call_id")
+            meta_value(metadata, self.request_id_key) or trace_id or kwargs.get("litellm_call_id")
         )
         with self._lock:
+            self._inflight.pop(str(call_id), None)
             if request_id in self._written:
                 self._reject_locked(
                     {"request_id": request_id, "call": _call_summary(kwargs, ok, group)},
@@ -111,10 +120,10 @@ class GatewayLog:
             if entry is None:
                 assert call is not None
                 note = metadata.get(NOTE_KEY)
-                feature = metadata.get(self.feature_key)
+                feature = meta_value(metadata, self.feature_key)
                 req = OpenRequest(
                     request_id=request_id,
-                    feature=feature if isinstance(feature, str) and feature.strip() else "default",
+                    feature=feature or "default",
                     messages=kwargs.get("messages"),
                     route=route_of(metadata, call),
                     note=dict(note) if isinstance(note, Mapping) else None,
@@ -127,7 +136,19 @@ class GatewayLog:
                 req.unmapped_groups.append(group)
             else:
                 req.calls.append(call)
+                checks = self._pending.pop(str(call.call_id), None) or self._pending.pop(
+                    "request:" + request_id, None
+                )
+                if checks is not None:  # reported before LiteLLM delivered this call
+                    call.schema_ok, call.compliance_ok = checks
+                    req.checks_reported = True
             self._open[request_id] = (req, time.monotonic())
+
+    def started(self, call_id: str | None) -> None:
+        """A model call is about to run (the callback's pre-call hook); `aclose` waits for it."""
+        if call_id:
+            with self._lock:
+                self._inflight[call_id] = time.monotonic()
 
     def refused(self) -> None:
         """A request the failure policy refused (fail closed): no model was called, no record."""
@@ -137,22 +158,40 @@ class GatewayLog:
     # -- what the application reports --------------------------------------------------------
 
     def report_checks(
-        self, request_id: str, *, schema_ok: bool = True, compliance_ok: bool = True
+        self,
+        request_id: str,
+        *,
+        schema_ok: bool = True,
+        compliance_ok: bool = True,
+        response: Any = None,
     ) -> bool:
-        """The application's checks of the answer it got (the request's latest call).
+        """The application's checks of an answer: the call that produced `response` (its
+        `litellm_call_id`), else the request's latest call.
 
-        False when the request is not open (unknown, or its record already written: counted).
+        LiteLLM delivers callbacks after the call returns, so a report may come first: it waits
+        for its call (or, without `response`, for the request's first call). False when the
+        request's record is already written (counted in `stats["late_checks"]`).
         """
+        hidden = getattr(response, "_hidden_params", None) or {}
+        call_id = hidden.get("litellm_call_id") if isinstance(hidden, dict) else None
+        checks = (bool(schema_ok), bool(compliance_ok))
         with self._lock:
-            entry = self._open.get(request_id)
-            if entry is None or not entry[0].calls:
+            if request_id in self._written:
                 self.stats["late_checks"] += 1
                 return False
-            req = entry[0]
-            latest = max(req.calls, key=lambda c: c.start)
-            latest.schema_ok, latest.compliance_ok = bool(schema_ok), bool(compliance_ok)
-            req.checks_reported = True
-            self._open[request_id] = (req, time.monotonic())
+            entry = self._open.get(request_id)
+            if entry is not None and entry[0].calls:
+                req = entry[0]
+                calls = [c for c in req.calls if call_id is None or c.call_id == call_id]
+                if calls:
+                    target = max(calls, key=lambda c: c.start)
+                    target.schema_ok, target.compliance_ok = checks
+                    req.checks_reported = True
+                    self._open[request_id] = (req, time.monotonic())
+                    return True
+            self._pending[call_id or "request:" + request_id] = checks
+            while len(self._pending) > self._remember:
+                self._pending.popitem(last=False)
             return True
 
     def report_correction(self, request_id: str, kind: str, ts: datetime | None = None) -> None:
@@ -178,16 +217,30 @@ class GatewayLog:
         """Write every record idle for `hold_s` (every open record when `force`); the count."""
         now = time.monotonic()
         with self._lock:
+            for call_id in [c for c, t in self._inflight.items() if now - t > _FORGET_INFLIGHT_S]:
+                del self._inflight[call_id]  # a call that never reported (its process crashed)
             due = [rid for rid, (_, t) in self._open.items() if force or now - t >= self.hold_s]
             for request_id in due:
                 self._write_locked(self._open.pop(request_id)[0])
             return len(due)
 
     def close(self) -> None:
-        """Stop the background writer and write every open record."""
+        """Stop the background writer and write every open record (idempotent)."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
         self.flush(force=True)
+
+    async def aclose(self, timeout_s: float = 10.0) -> None:
+        """`close()` after the calls already started have reported back: LiteLLM delivers a
+        call's callback after the call returns, so closing at once could miss the last ones."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._inflight and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if self._inflight:
+            log.warning("tierwise gateway log: %d calls never reported back", len(self._inflight))
+        self.close()
 
     # -- internals ---------------------------------------------------------------------------
 

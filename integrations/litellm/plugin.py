@@ -28,16 +28,13 @@ from classifier.contracts import RoutingTable, load_routing_table
 from classifier.errors import ClassifierUnavailable, InputError
 from classifier.messages import compose_text
 from classifier.taxonomy import TIERS, Tier
+from integrations.litellm.records import meta_value
 
 if TYPE_CHECKING:
     from integrations.litellm.callback import TierwiseLogger
     from integrations.litellm.gatewaylog import GatewayLog
 
 log = logging.getLogger(__name__)
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
 
 
 def request_key(
@@ -48,14 +45,14 @@ def request_key(
     feature_key: str,
 ) -> str:
     """The key under which the plugin's decision waits for the request's model call."""
-    request_id = _str(metadata.get(request_id_key))
+    request_id = meta_value(metadata, request_id_key)
     if request_id is not None:
         return "id:" + request_id
     try:
         text = compose_text(messages or [])[0]
     except InputError:
         text = ""
-    feature = _str(metadata.get(feature_key)) or ""
+    feature = meta_value(metadata, feature_key) or ""
     digest = hashlib.blake2b(f"{feature}\x00{text}".encode(), digest_size=16).hexdigest()
     return "text:" + digest
 
@@ -138,8 +135,8 @@ class TierwiseClassifier:
         """The tier for one request; None (LiteLLM's `fallback_tier`) when refused."""
         metadata: Mapping[str, Any] = context.metadata or {}
         messages = list(context.structured_messages or ())
-        feature = _str(metadata.get(self.feature_key))
-        request_id = _str(metadata.get(self.request_id_key))
+        feature = meta_value(metadata, self.feature_key)
+        request_id = meta_value(metadata, self.request_id_key)
         key = self.key(metadata, messages)
         try:
             try:

@@ -45,6 +45,20 @@ def metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def meta_value(metadata: Mapping[str, Any], key: str) -> str | None:
+    """A non-blank string the application put in the request metadata under `key`.
+
+    The proxy keeps the caller's keys at the top of `metadata` and a copy in
+    `requester_metadata` (the only place they are on some routes); the SDK keeps them on top.
+    """
+    for source in (metadata, metadata.get("requester_metadata")):
+        if isinstance(source, Mapping):
+            value = source.get(key)
+            if isinstance(value, str) and value.strip():
+                return value
+    return None
+
+
 def rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 

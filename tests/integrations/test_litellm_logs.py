@@ -56,8 +56,8 @@ def test_gateway_traffic_becomes_valid_training_logs(
     nano_slow = make_router(plugin, {"nano": "timeout"}, fallbacks=fallbacks)
     full_down = make_router(plugin, {"full": "litellm.InternalServerError"}, num_retries=1)
 
-    async def ask(router: Any, request_id: str, feature: str, model: str = "auto") -> None:
-        await router.acompletion(
+    async def ask(router: Any, request_id: str, feature: str, model: str = "auto") -> Any:
+        return await router.acompletion(
             model=model,
             messages=[{"role": "user", "content": text}],
             metadata={"request_id": request_id, "feature": feature},
@@ -71,15 +71,16 @@ def test_gateway_traffic_becomes_valid_training_logs(
         await ask(healthy, "first-mini", "everyday")
         await ask(nano_down, "fallback", "cheap")
         await ask(nano_slow, "timeout", "cheap")
-        await ask(healthy, "schema", "cheap")
+        answer = await ask(healthy, "schema", "cheap")
+        # Checked at once: the report may come before LiteLLM delivers the call's callback.
+        assert log.report_checks("schema", schema_ok=False, response=answer)
+        await ask(healthy, "schema", "cheap", model=groups["mini"])
         await ask(healthy, "compliance", "cheap")
         await ask(healthy, "correction", "everyday")
         with pytest.raises(Exception, match="InternalServerError"):
             await ask(full_down, "full-down", "regulated")
-        await wait(lambda: calls() >= 10)
+        await wait(lambda: calls() >= 11)
         # The application checks answers and escalates on its own, under the same request id.
-        assert log.report_checks("schema", schema_ok=False)
-        await ask(healthy, "schema", "cheap", model=groups["mini"])
         assert log.report_checks("compliance", compliance_ok=False)
         await ask(healthy, "compliance", "cheap", model=groups["full"])
         log.report_correction("correction", "edit")
@@ -89,6 +90,7 @@ def test_gateway_traffic_becomes_valid_training_logs(
         with pytest.raises(ClassifierUnavailable):
             await ask(healthy, "refused", "regulated")
         await wait(lambda: calls() >= 13 and log.stats["refused"] >= 1)
+        assert not log._pending  # every early report found its call
 
     run_async(run())
     log.close()

@@ -187,3 +187,18 @@ def test_proxy_module_builds_plugin_and_logger_from_the_environment(
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["same"] and report["policy"] == ["open", "full"]
     assert report["log"] == str(tmp_path / "gw") and report["groups"]["fast"] == "nano"
+
+
+def test_the_proxys_requester_metadata_is_read_too() -> None:
+    from integrations.litellm import request_key
+
+    nested = {"requester_metadata": {"request_id": "req-7", "feature": "x"}}
+    assert request_key(nested, None, request_id_key="request_id", feature_key="feature") == (
+        "id:req-7"
+    )
+    messages = [{"role": "user", "content": "hello"}]
+    by_text = request_key({"feature": "x"}, messages, request_id_key="request_id",
+                          feature_key="feature")  # fmt: skip
+    other = request_key({"feature": "y"}, messages, request_id_key="request_id",
+                        feature_key="feature")  # fmt: skip
+    assert by_text.startswith("text:") and by_text != other
