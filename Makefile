@@ -1,5 +1,5 @@
 # Conveniences over the scripts; the README's two commands need nothing but Python and bash.
-.PHONY: install run test lint bench samples
+.PHONY: install run test lint bench bench-gateway samples
 
 install:
 	./scripts/setup-venv train,serve,dev,litellm
@@ -16,6 +16,9 @@ lint: install
 
 bench: install
 	.venv/bin/python scripts/bench.py --bundle models/default
+
+bench-gateway: install
+	.venv/bin/python scripts/bench_gateway.py --bundle models/default --out docs/integrations-benchmark.json
 
 samples: install
 	.venv/bin/python -m data.samples

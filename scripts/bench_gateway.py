@@ -7,8 +7,9 @@ Two measurements, on the bundle given (default: models/default), one onnxruntime
    off so that every call is a miss);
 2. a whole `Router.acompletion` with mocked model answers, with tierwise as the classifier
    (in process, over HTTP, with and without its callback) against a plugin that returns a fixed
-   tier at once; the variants are interleaved so that drift hits all alike, and the added
-   latency is the difference of medians.
+   tier at once (with a no-op logger for the variant with the callback: any registered logger
+   makes LiteLLM build its logging payload); the variants are interleaved so that drift hits all
+   alike, and the added latency is the difference of medians.
 
     python scripts/bench_gateway.py --bundle models/default --n 3000 --router-n 400
 """
@@ -50,16 +51,41 @@ TEXTS = [
     "Friday. Draft a reply that apologises and gives the manual export steps. " * 6,
 ]
 GROUPS = {"nano": "fast", "mini": "mid", "full": "best"}
+_CALLBACK_LISTS = ("input_callback", "success_callback", "failure_callback",
+                   "_async_success_callback", "_async_failure_callback", "callbacks")  # fmt: skip
 
 
 class Fixed:
-    """The baseline classifier plugin: a fixed tier, at once."""
+    """The baseline classifier plugin: a fixed tier, at once; `logger` does nothing."""
+
+    def __init__(self) -> None:
+        from litellm.integrations.custom_logger import CustomLogger
+
+        class NoOp(CustomLogger):  # type: ignore[misc]
+            async def async_log_success_event(
+                self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+            ) -> None:
+                return None  # fmt: skip
+
+        self.logger = NoOp()
 
     async def classify(self, context: Any) -> str:
         return "mini"
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Fixed:
         return self
+
+
+class Replay(Fixed):
+    """A plugin that returns, at once, the tier tierwise chose for the same text: the baseline
+    that sends each request to the same model group as tierwise does."""
+
+    def __init__(self, tiers: dict[str, str]) -> None:
+        super().__init__()
+        self.tiers = tiers
+
+    async def classify(self, context: Any) -> str:
+        return self.tiers[str(context.structured_messages[-1]["content"])]
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -151,6 +177,21 @@ def router_for(plugin: Any) -> Any:
     return Router(model_list=model_list, disable_cooldowns=True, num_retries=0)
 
 
+def timed(plugin: Any, samples: list[float]) -> None:
+    """Record how long each `plugin.classify` takes where LiteLLM calls it (caches cold from the
+    router's own work, unlike a tight loop)."""
+    inner = type(plugin).classify
+
+    async def classify(context: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await inner(plugin, context)
+        finally:
+            samples.append(time.perf_counter() - start)
+
+    plugin.classify = classify
+
+
 async def bench_routers(variants: dict[str, Any], n: int) -> dict[str, dict[str, float]]:
     import litellm
 
@@ -158,7 +199,11 @@ async def bench_routers(variants: dict[str, Any], n: int) -> dict[str, dict[str,
     samples: dict[str, list[float]] = {name: [] for name in variants}
     for i in range(n + 20):
         for name, router in routers.items():
-            litellm.callbacks = [variants[name][0].logger] if variants[name][1] else []
+            # LiteLLM copies loggers from `callbacks` into lists of its own: reset them all.
+            for attr in _CALLBACK_LISTS:
+                setattr(litellm, attr, [])
+            if variants[name][1]:
+                litellm.callbacks.append(variants[name][0].logger)
             text = TEXTS[i % len(TEXTS)]
             start = time.perf_counter()
             await router.acompletion(model="auto", messages=[{"role": "user", "content": text}],
@@ -186,16 +231,28 @@ def main(argv: list[str] | None = None) -> int:
             "plugin_in_process": loop.run_until_complete(bench_plugin(local, args.n)),
             "plugin_http": loop.run_until_complete(bench_plugin(remote, args.n, proc.pid)),
         }
+        fixed = Fixed()
+        chosen = {t: local.client.classify(t, feature="support_chat").tier for t in TEXTS}
+        replay = Replay(chosen)
         variants = {
-            "fixed_tier": (Fixed(), False),
+            "fixed_tier": (fixed, False),
+            "fixed_tier_with_noop_callback": (fixed, True),
+            "same_tiers_as_tierwise": (replay, False),
+            "same_tiers_as_tierwise_with_noop_callback": (replay, True),
             "tierwise_in_process": (local, False),
             "tierwise_in_process_with_callback": (local, True),
             "tierwise_http": (remote, False),
         }
+        in_router: dict[str, list[float]] = {"in_process": [], "http": []}
+        timed(local, in_router["in_process"])
+        timed(remote, in_router["http"])
         routers = loop.run_until_complete(bench_routers(variants, args.router_n))
-        base = routers["fixed_tier"]["p50_us"]
-        for stats in routers.values():
-            stats["added_p50_us"] = round(stats["p50_us"] - base, 1)
+        result["plugin_inside_router"] = {k: percentiles(v) for k, v in in_router.items()}
+        # Against the plugin that picks the same groups at once; a registered logger makes
+        # LiteLLM build its logging payload, so like is compared with like.
+        for name, stats in routers.items():
+            base = "same_tiers_as_tierwise" + ("_with_noop_callback" if "callback" in name else "")
+            stats["added_p50_us"] = round(stats["p50_us"] - routers[base]["p50_us"], 1)
         result["router_acompletion"] = routers
     finally:
         proc.terminate()
