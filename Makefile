@@ -12,7 +12,7 @@ test:
 
 lint: install
 	.venv/bin/ruff check classifier training serving data integrations tests
-	.venv/bin/mypy classifier serving
+	.venv/bin/mypy classifier serving integrations
 
 bench: install
 	.venv/bin/python scripts/bench.py --bundle models/default
