@@ -34,7 +34,6 @@ NO_MARGINS = Margins()
 def abstention(
     prediction: Prediction,
     margins: Margins,
-    *,
     met_bar: bool,
     p_ok: float,
     bar: float,

@@ -227,11 +227,11 @@ class Learned:
         unsure = abstention(
             prediction,
             self.margins,
-            met_bar=code == "cheapest_ok",
-            p_ok=p_ok[chosen],
-            bar=bar,
-            min_intent_prob=plan.min_intent_prob,
-            ok_margin=plan.ok_margin,
+            code == "cheapest_ok",  # the contracts' margins apply only when a tier met the bar
+            p_ok[chosen],
+            bar,
+            plan.min_intent_prob,
+            plan.ok_margin,
         )
         if unsure is not None:
             target = min(chosen + 1, _FULL)
@@ -406,21 +406,24 @@ def _finish(
 ) -> RouteDecision:
     reason = choice.head if not notes else choice.head + "; " + "; ".join(notes)
     unsure = choice.abstain
+    costs, risk_rank = choice.costs, choice.risk_rank
+    # Positional, in RouteDecision's field order: a third cheaper than keywords, per request.
     return RouteDecision(
-        tier=TIERS[rank],
-        model=plan.models[rank],
-        reason=reason,
-        policy=choice.policy,
-        feature=feature,
-        guards=detectors,
-        reason_code=code,
-        abstain=unsure is not None,
-        abstain_reason=unsure[1] if unsure is not None else None,
-        abstain_kind=unsure[0] if unsure is not None else None,
-        risk_floor=RISKS[choice.risk_rank] if choice.risk_rank is not None else None,  # type: ignore[arg-type]
-        contract=plan.contract_name,
-        expected_cost_usd=choice.costs[rank] if choice.costs is not None else None,
-        model_version=prediction.model_version if prediction is not None else None,
-        propensity=1.0,
-        prediction=prediction,
+        TIERS[rank],  # tier
+        plan.models[rank],  # model
+        reason,
+        choice.policy,
+        None,  # arm: set by serving
+        feature,
+        detectors,  # guards
+        code,  # reason_code
+        unsure is not None,  # abstain
+        unsure[1] if unsure is not None else None,  # abstain_reason
+        unsure[0] if unsure is not None else None,  # abstain_kind
+        RISKS[risk_rank] if risk_rank is not None else None,  # type: ignore[arg-type]
+        plan.contract_name,  # contract
+        costs[rank] if costs is not None else None,  # expected_cost_usd
+        prediction.model_version if prediction is not None else None,
+        1.0,  # propensity
+        prediction,
     )

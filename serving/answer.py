@@ -11,7 +11,7 @@ schema-v1 decision record; both read a `Reply`, so the response, the log and the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from classifier.prediction import Prediction
 from classifier.routing import RouteDecision
@@ -58,9 +58,11 @@ class Answer:
         return self.learned if policy == "learned" else self.rules
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One request's answer: the `Answer`, the policy that served it and the request's own parts."""
+class Reply(NamedTuple):
+    """One request's answer: the `Answer`, the policy that served it and the request's own parts.
+
+    A named tuple (immutable, and built on every request, cache hits included: cheap).
+    """
 
     answer: Answer
     request_id: str

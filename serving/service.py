@@ -45,6 +45,7 @@ class ClassifyService:
         self.cache = cache
         self.metrics = metrics
         self.contracts = load_contracts(settings.contracts_path)
+        self.known_features = frozenset(self.contracts.names)
         self.table = load_routing_table(settings.routing_table_path)
         self.switches = Switches()  # replaced by serving/switchboard.py, never mutated here
         self.router = load_rules(settings.rules_path, self.table.tier_models)
@@ -79,9 +80,8 @@ class ClassifyService:
         metrics.bind_switches(lambda: self.switches, lambda: self.experiment.describe())
         metrics.bind_logs(self.log_writers)
 
-    @property
-    def known_features(self) -> frozenset[str]:
-        return frozenset(self.contracts.names)
+    def is_known(self, feature: str | None) -> bool:
+        return feature is not None and feature in self.known_features
 
     def ensure_rules(self, experiment: Experiment) -> None:
         """Bind the rules policy before a mode that needs it is switched on (at start or later)."""
@@ -109,31 +109,46 @@ class ClassifyService:
         return model
 
     def _notes(self, feature: str | None) -> tuple[str, ...]:
-        if feature is None or self.contracts.is_known(feature):
+        if feature is None or feature in self.known_features:
             return ()
         if self.settings.unknown_feature == "reject":
-            raise UnknownFeature(feature, sorted(self.contracts.names))
+            raise UnknownFeature(feature, sorted(self.known_features))
         return (f"feature {feature!r} has no contract; the default contract was used",)
 
     def classify(self, item: ClassifyInput) -> Reply:
-        return self.classify_many([item])[0]
+        """One request (the common case, kept free of the batch's bookkeeping)."""
+        model = self.model()
+        notes = self._notes(item.feature)
+        experiment, rules, state = self._read()
+        epoch = _epoch(model, state, rules)
+        text = normalise(item.text)
+        key = self.cache.key(epoch, text, item.feature)
+        answer: Answer | None = self.cache.get(key)
+        cached = answer is not None
+        if answer is None:
+            prediction = None
+            if self.learned.needs_model(item.feature, state):
+                prediction = model.classifier.classify(text, feature=item.feature)
+            answer = self._answer(model, prediction, item.feature, text, state, rules)
+            self.cache.put(key, answer)
+        reply = self._reply(answer, item, notes, cached, experiment)
+        self._record(reply, text, experiment, state)
+        return reply
 
     def classify_many(self, items: list[ClassifyInput]) -> list[Reply]:
         """Cache hits answered directly, the misses that need the model in one batch call."""
         model = self.model()
         notes = [self._notes(item.feature) for item in items]  # a refusal before any work
-        # One read of each for the whole call; the experiment first, because the admin binds
-        # the rules policy before it switches on a mode that serves it.
-        experiment, rules, state = self.experiment, self.rules, self.switches.state
-        epoch = f"{model.bundle_hash}:{model.version}:{state.version}:{rules is not None}"
+        experiment, rules, state = self._read()
+        epoch = _epoch(model, state, rules)
         texts = [normalise(item.text) for item in items]
         keys: list[CacheKey] = []
         answers: list[Answer | None] = []
         for item, text in zip(items, texts, strict=True):
             keys.append(self.cache.key(epoch, text, item.feature))
             answers.append(self.cache.get(keys[-1]))
-        missed = [i for i, answer in enumerate(answers) if answer is None]
         hits = {i for i, answer in enumerate(answers) if answer is not None}
+        missed = [i for i in range(len(items)) if i not in hits]
         predictions = self._predict(
             model, state, [items[i] for i in missed], [texts[i] for i in missed]
         )
@@ -151,6 +166,12 @@ class ClassifyService:
             self._record(reply, texts[index], experiment, state)
             replies.append(reply)
         return replies
+
+    def _read(self) -> tuple[Experiment, RulesPolicy | None, SwitchState]:
+        """One read of each for a whole call; the experiment first, because the admin binds the
+        rules policy before it switches on a mode that serves it."""
+        experiment = self.experiment
+        return experiment, self.rules, self.switches.state
 
     def _predict(
         self, model: LoadedModel, state: SwitchState, items: list[ClassifyInput], texts: list[str]
@@ -210,7 +231,7 @@ class ClassifyService:
         metrics, answer, served = self.metrics, reply.answer, reply.served
         p = answer.prediction
         if p is not None:
-            feature = metrics.feature_label(reply.feature, self.contracts.is_known(reply.feature))
+            feature = metrics.feature_label(reply.feature, self.is_known(reply.feature))
             model_version = answer.provenance.model_version
             metrics.predictions.labels(p.intent, p.risk, p.tier, feature, model_version).inc()
         if answer.learned.abstain_kind is not None:
@@ -222,3 +243,9 @@ class ClassifyService:
         if self.decision_log is not None:
             record = log_record(reply, text, mode=experiment.mode, switches_version=state.version)
             self.decision_log.append(record)
+
+
+def _epoch(model: LoadedModel, state: SwitchState, rules: RulesPolicy | None) -> str:
+    """Cache namespace: the bundle, the switches (a flipped switch changes routes) and whether
+    the rules policy decides too (a mode switched on at run time may need its decision)."""
+    return f"{model.bundle_hash}:{model.version}:{state.version}:{rules is not None}"
