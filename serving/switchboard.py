@@ -25,7 +25,6 @@ import orjson
 from classifier.errors import ConfigError, InputError
 from classifier.switches import ALL_FEATURES, Switches, SwitchState
 from serving.decision_log import rfc3339
-from serving.decisions import Decider
 from serving.errors import ApiError
 from serving.experiment import Experiment
 from serving.service import ClassifyService
@@ -51,17 +50,14 @@ class Change:
 
 
 class SwitchBoard:
-    """The one writer of `decider.switches` and `service.experiment` after start-up."""
+    """The one writer of `service.switches` and `service.experiment` after start-up."""
 
-    def __init__(
-        self, settings: ServingSettings, decider: Decider, service: ClassifyService
-    ) -> None:
+    def __init__(self, settings: ServingSettings, service: ClassifyService) -> None:
         if settings.switches_path is None:
             raise ConfigError("SwitchBoard needs TIERWISE_SWITCHES_PATH")
         self.path = settings.switches_path
         self.audit_path = settings.audit_path or self.path.with_name("switches-audit.jsonl")
         self.settings = settings
-        self.decider = decider
         self.service = service
         self.override: dict[str, Any] | None = None  # experiment set at run time, if any
         self._lock = threading.Lock()
@@ -94,7 +90,7 @@ class SwitchBoard:
         unknown = self._unknown([*state.killed, *state.caps])
         if unknown:
             log.warning("restored switches name features without a contract: %s", unknown)
-        self.decider.switches = Switches(state)
+        self.service.switches = Switches(state)
         if experiment is not None:
             self.service.ensure_rules(experiment)
             self.service.experiment = experiment
@@ -133,7 +129,7 @@ class SwitchBoard:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "switches": self.decider.switches.snapshot(),
+            "switches": self.service.switches.snapshot(),
             "experiment": self.service.experiment.describe(),
             "experiment_override": self.override,
             "saved_to": str(self.path),
@@ -152,7 +148,7 @@ class SwitchBoard:
         with self._lock:
             self._check_features(names)
             before = self.snapshot()
-            scratch = Switches(self.decider.switches.state)
+            scratch = Switches(self.service.switches.state)
             try:
                 state = scratch.update(
                     force_mini=change.force_mini, kill=change.kill, caps=change.caps, by=actor
@@ -192,7 +188,7 @@ class SwitchBoard:
                     "switches_not_saved",
                     f"could not save the switches to {self.path} ({exc}); nothing was changed",
                 ) from exc
-            self.decider.switches = scratch
+            self.service.switches = scratch
             self.service.experiment = effective
             self.override = override
         audit_log.warning(
@@ -203,10 +199,10 @@ class SwitchBoard:
         return after
 
     def _check_features(self, names: list[str]) -> None:
-        state = self.decider.switches.state
+        state = self.service.switches.state
         unknown = [n for n in self._unknown(names) if n not in state.killed and n not in state.caps]
         if unknown:
-            known = sorted(self.decider.known_features)
+            known = sorted(self.service.known_features)
             raise ApiError(
                 422,
                 "unknown_feature",
@@ -215,7 +211,7 @@ class SwitchBoard:
             )
 
     def _unknown(self, names: list[str]) -> list[str]:
-        known = self.decider.known_features
+        known = self.service.known_features
         if not known:  # no contracts loaded: nothing to check against
             return []
         return sorted({n for n in names if n != ALL_FEATURES and n not in known})

@@ -333,7 +333,7 @@ def _router_latency(rc: ReplayConfig, clf: Any, contracts: Contracts, table: Rou
     from training.knn_router import predictions_from_proba
 
     k = min(rc.latency_sample, len(texts))
-    learned = LearnedPolicy(clf, contracts, table, rules=rules)
+    learned = LearnedPolicy(contracts, table, classifier=clf, rules=rules)
 
     def knn_route(i: int) -> Any:
         pred = predictions_from_proba(knn.predict_proba(embedder.encode([texts[i]])), "knn")[0]
