@@ -11,6 +11,7 @@ applies to the next request (the decision cache is keyed by the switch version) 
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -66,7 +67,8 @@ def _parse(body: bytes, model: type[M]) -> M:
 )
 async def get_switches(request: Request) -> Response:
     board, _ = _authorise(request)
-    return json_response(board.snapshot())
+    # `worker_pid`: with several workers, which one answered (each follows the shared file).
+    return json_response({**board.snapshot(), "worker_pid": os.getpid()})
 
 
 @router.put(
