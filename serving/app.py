@@ -22,7 +22,6 @@ from fastapi.openapi.utils import get_openapi
 from classifier import guard_text
 from serving import gctune, multiproc
 from serving.cache import DecisionCache
-from serving.decisions import Decider
 from serving.errors import install_handlers
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, MetricsMiddleware
@@ -104,8 +103,7 @@ def build_state(settings: ServingSettings) -> ServingState:
     metrics.bind_cache(cache)
     store = ModelStore()
     store.on_swap(lambda _old, _new: cache.clear())
-    decider = Decider(settings.contracts_path, settings.routing_table_path)
-    service = ClassifyService(settings, store, cache, metrics, decider)
+    service = ClassifyService(settings, store, cache, metrics)
     offloader = Offloader(
         workers=settings.classify_threads,
         max_pending=settings.max_pending,
@@ -115,10 +113,10 @@ def build_state(settings: ServingSettings) -> ServingState:
     metrics.bind_offloader(offloader)
     guard_text.warm()  # the guards' fold table, before the first non-ASCII request
     board = None
-    if settings.switches_path is not None and decider.switches is not None:
-        board = SwitchBoard(settings, decider, service)
+    if settings.switches_path is not None:
+        board = SwitchBoard(settings, service)
         board.restore()  # before the first request: a restart keeps what operators switched
-    return ServingState(settings, store, cache, metrics, decider, service, offloader, board=board)
+    return ServingState(settings, store, cache, metrics, service, offloader, board=board)
 
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:

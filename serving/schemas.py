@@ -138,7 +138,9 @@ class BatchRequest(BaseModel):
 
 
 class RouteOut(BaseModel):
-    """The route decision (classifier.decision); absent when the decision layer is not installed."""
+    """The served route decision (classifier.policies): the learned or the rules policy's."""
+
+    model_config = ConfigDict(extra="forbid")
 
     tier: str
     model: str
@@ -152,20 +154,27 @@ class RouteOut(BaseModel):
 
 
 class ProvenanceOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     model_name: str
     model_version: str
     bundle_hash: str
     taxonomy_version: str
-    tokens_used: int
-    truncated: bool
+    tokens_used: int | None = Field(description="tokens the model read; null: not consulted")
+    truncated: bool | None = Field(description="whether the text was cut; null: not consulted")
     context_chars: int = Field(description="characters of earlier chat turns included")
     cached: bool
 
 
 class ClassifyResponse(BaseModel):
-    """What /classify returns (documented here; serialised directly with orjson)."""
+    """What /classify returns (rendered by serving.answer.render, serialised with orjson).
+
+    Closed (no other keys), so that a test can validate real responses against the OpenAPI
+    document (tests/serving/test_serving_schema.py).
+    """
 
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -203,20 +212,22 @@ class ClassifyResponse(BaseModel):
                     },
                 }
             ]
-        }
+        },
     )
 
     request_id: str
     feature: str | None
-    intent: str
-    intent_probs: dict[str, float]
-    risk: str
-    risk_probs: dict[str, float]
-    tier: str
-    tier_ok_probs: dict[str, float]
+    # The prediction is null when the model was not consulted: force_mini, or the feature's
+    # kill switch (docs/serving.md).
+    intent: str | None
+    intent_probs: dict[str, float] | None
+    risk: str | None
+    risk_probs: dict[str, float] | None
+    tier: str | None
+    tier_ok_probs: dict[str, float] | None
     abstain: bool
     abstain_reason: str | None
-    route: RouteOut | None
+    route: RouteOut
     arm: str | None = Field(
         default=None, description="A/B arm (`learned` or `rules`) in ab mode, else null"
     )
@@ -225,6 +236,8 @@ class ClassifyResponse(BaseModel):
 
 
 class BatchResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: list[ClassifyResponse]
 
 

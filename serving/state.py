@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from serving.cache import DecisionCache
-from serving.decisions import Decider
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
 from serving.offload import Offloader
@@ -26,7 +25,6 @@ class ServingState:
     store: ModelStore
     cache: DecisionCache
     metrics: Metrics
-    decider: Decider
     service: ClassifyService
     offloader: Offloader
     reloader: Reloader | None = None

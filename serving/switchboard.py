@@ -36,7 +36,6 @@ from filelock import Timeout as LockTimeout
 from classifier.errors import ConfigError, InputError
 from classifier.switches import ALL_FEATURES, Switches, SwitchState
 from serving.decision_log import rfc3339
-from serving.decisions import Decider
 from serving.errors import ApiError
 from serving.experiment import Experiment
 from serving.service import ClassifyService
@@ -73,17 +72,14 @@ class Change:
 
 
 class SwitchBoard:
-    """The one writer of `decider.switches` and `service.experiment` after start-up."""
+    """The one writer of `service.switches` and `service.experiment` after start-up."""
 
-    def __init__(
-        self, settings: ServingSettings, decider: Decider, service: ClassifyService
-    ) -> None:
+    def __init__(self, settings: ServingSettings, service: ClassifyService) -> None:
         if settings.switches_path is None:
             raise ConfigError("SwitchBoard needs TIERWISE_SWITCHES_PATH")
         self.path = settings.switches_path
         self.audit_path = settings.audit_path or self.path.with_name("switches-audit.jsonl")
         self.settings = settings
-        self.decider = decider
         self.service = service
         self.override: dict[str, Any] | None = None  # experiment set at run time, if any
         self.sync_error: str | None = None  # the file changed but could not be applied
@@ -149,7 +145,7 @@ class SwitchBoard:
             return self._sync_failed(signature, exc)
         self._seen = signature
         self.sync_error = None
-        current = self.decider.switches.state
+        current = self.service.switches.state
         if state.to_dict() == current.to_dict() and override == self.override:
             return False  # this process wrote it, or already follows it
         self._install(state, override, experiment)
@@ -164,7 +160,7 @@ class SwitchBoard:
         reason = (
             f"switches file {self.path} changed but cannot be applied "
             f"({type(exc).__name__}: {exc}); still serving switches version "
-            f"{self.decider.switches.state.version}"
+            f"{self.service.switches.state.version}"
         )
         if reason != self.sync_error:
             log.error("%s", reason)
@@ -195,7 +191,9 @@ class SwitchBoard:
     def _install(
         self, state: SwitchState, override: dict[str, Any] | None, experiment: Experiment | None
     ) -> None:
-        self.decider.switches = Switches(state)
+        self.service.switches = Switches(state)
+        if experiment is not None:
+            self.service.ensure_rules(experiment)
         self.service.experiment = experiment if experiment is not None else self._configured()
         self.override = override
 
@@ -226,7 +224,7 @@ class SwitchBoard:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "switches": self.decider.switches.snapshot(),
+            "switches": self.service.switches.snapshot(),
             "experiment": self.service.experiment.describe(),
             "experiment_override": self.override,
             "saved_to": str(self.path),
@@ -246,7 +244,7 @@ class SwitchBoard:
             self._sync_locked()  # build on what another worker may have saved meanwhile
             self._check_features(names)
             before = self.snapshot()
-            scratch = Switches(self.decider.switches.state)
+            scratch = Switches(self.service.switches.state)
             try:
                 state = scratch.update(
                     force_mini=change.force_mini, kill=change.kill, caps=change.caps, by=actor
@@ -286,7 +284,7 @@ class SwitchBoard:
                     "switches_not_saved",
                     f"could not save the switches to {self.path} ({exc}); nothing was changed",
                 ) from exc
-            self.decider.switches = scratch
+            self.service.switches = scratch
             self.service.experiment = effective
             self.override = override
         audit_log.warning(
@@ -323,10 +321,10 @@ class SwitchBoard:
             self._file_lock.release()
 
     def _check_features(self, names: list[str]) -> None:
-        state = self.decider.switches.state
+        state = self.service.switches.state
         unknown = [n for n in self._unknown(names) if n not in state.killed and n not in state.caps]
         if unknown:
-            known = sorted(self.decider.known_features)
+            known = sorted(self.service.known_features)
             raise ApiError(
                 422,
                 "unknown_feature",
@@ -335,7 +333,7 @@ class SwitchBoard:
             )
 
     def _unknown(self, names: list[str]) -> list[str]:
-        known = self.decider.known_features
+        known = self.service.known_features
         if not known:  # no contracts loaded: nothing to check against
             return []
         return sorted({n for n in names if n != ALL_FEATURES and n not in known})

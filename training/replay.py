@@ -163,7 +163,7 @@ def run_replay(
     if exact:
         pis["oracle"] = one_hot(oracle_tiers(rd.truth.tier_ok[eval_idx]))  # type: ignore[union-attr]
 
-    logged = _logged(rd, eval_idx)
+    logged = logged_traces(rd, eval_idx)
     boot = poisson_weights(m, rc.bootstrap, rc.seed)
     if exact:
         outcomes = simulate_outcomes(rd.requests(eval_idx), table, replays=rc.replays,
@@ -248,7 +248,8 @@ def run_replay(
     return result
 
 
-def _logged(rd: ReplayData, index: np.ndarray) -> Logged:
+def logged_traces(rd: ReplayData, index: np.ndarray) -> Logged:
+    """The logged first tier, propensity and outcome of rows `index` (for IPS estimates)."""
     true_fail = rd.true_fail[index] if rd.true_fail is not None else None
     if true_fail is not None and not np.isfinite(true_fail).all():
         true_fail = None
@@ -332,7 +333,7 @@ def _router_latency(rc: ReplayConfig, clf: Any, contracts: Contracts, table: Rou
     from training.knn_router import predictions_from_proba
 
     k = min(rc.latency_sample, len(texts))
-    learned = LearnedPolicy(clf, contracts, table, rules=rules)
+    learned = LearnedPolicy(contracts, table, classifier=clf, rules=rules)
 
     def knn_route(i: int) -> Any:
         pred = predictions_from_proba(knn.predict_proba(embedder.encode([texts[i]])), "knn")[0]

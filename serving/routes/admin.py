@@ -48,8 +48,8 @@ def _authorise(request: Request) -> tuple[SwitchBoard, str]:
             "and TIERWISE_SWITCHES_PATH to enable them",
         )
     actor = authenticate(request, tokens, what="admin", env="TIERWISE_ADMIN_TOKEN(S)")
-    if state.board is None:
-        raise ApiError(503, "no_switches", "classifier.switches is not installed")
+    if state.board is None:  # settings refuse admin tokens without TIERWISE_SWITCHES_PATH
+        raise ApiError(503, "no_switches", "set TIERWISE_SWITCHES_PATH to enable the switches")
     return state.board, actor
 
 
@@ -80,7 +80,7 @@ async def get_switches(request: Request) -> Response:
 async def put_switches(request: Request) -> Response:
     board, actor = _authorise(request)
     body = _parse(await request.body(), SwitchesPut)
-    before = board.decider.switches.state
+    before = board.service.switches.state
     kill = {f: f in body.killed for f in {*before.killed, *body.killed}}
     caps: dict[str, Any] = {f: body.caps.get(f) for f in {*before.caps, *body.caps}}
     experiment = body.experiment.model_dump() if body.experiment is not None else None

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from serving.answer import render
 from serving.inputs import parse_batch, parse_classify
 from serving.schemas import BatchResponse, ClassifyResponse, ErrorResponse
 from serving.state import json_response, state_of
@@ -52,8 +53,8 @@ async def classify(request: Request) -> Response:
         max_messages=settings.max_messages,
     )
     if state.offloader.inline(len(item.text)):
-        return json_response(state.service.classify(item))
-    return json_response(await state.offloader.run(state.service.classify, item))
+        return json_response(render(state.service.classify(item)))
+    return json_response(render(await state.offloader.run(state.service.classify, item)))
 
 
 @router.post(
@@ -72,5 +73,7 @@ async def classify_batch(request: Request) -> Response:
         max_messages=settings.max_messages,
     )
     if state.offloader.inline(sum(len(item.text) for item in items)):
-        return json_response({"items": state.service.classify_many(items)})
-    return json_response({"items": await state.offloader.run(state.service.classify_many, items)})
+        replies = state.service.classify_many(items)
+    else:
+        replies = await state.offloader.run(state.service.classify_many, items)
+    return json_response({"items": [render(reply) for reply in replies]})

@@ -40,9 +40,9 @@ def test_a_worker_follows_a_change_saved_by_another(tmp_path: Path) -> None:
     assert a.board is not None and b.board is not None
     assert b.board.sync() is False  # nothing changed: one stat, nothing read
     _apply(a, Change(force_mini=True, experiment={"mode": "shadow", "shadow_serve": "rules"}))
-    assert b.decider.switches.state.force_mini is False  # not before it looks
+    assert b.service.switches.state.force_mini is False  # not before it looks
     assert b.board.sync() is True
-    state = b.decider.switches.state
+    state = b.service.switches.state
     assert (state.force_mini, state.version, state.updated_by) == (True, 1, "admin")
     assert b.service.experiment.describe()["mode"] == "shadow"
     assert b.service.rules is not None  # the rule router was loaded for the new mode
@@ -60,7 +60,7 @@ def test_changes_through_two_workers_build_on_each_other(tmp_path: Path) -> None
     assert after["switches"]["killed"] == ["doc_summary"]
     assert after["switches"]["version"] == 2
     assert a.board is not None and a.board.sync() is True
-    assert a.decider.switches.state.killed == frozenset({"doc_summary"})
+    assert a.service.switches.state.killed == frozenset({"doc_summary"})
     saved = json.loads((tmp_path / "switches.json").read_text())
     assert saved["switches"]["version"] == 2
     audit = [json.loads(x) for x in (tmp_path / "switches-audit.jsonl").read_text().splitlines()]
@@ -77,7 +77,7 @@ def test_a_file_broken_at_run_time_keeps_the_switches_and_shows_in_readiness(
         board = client.app.state.tierwise.board  # type: ignore[attr-defined]
         (tmp_path / "switches.json").write_text('{"format": 1, "switches": {"force_mi')
         assert board.sync() is False
-        assert board.decider.switches.state.force_mini is True  # still in force
+        assert board.service.switches.state.force_mini is True  # still in force
         ready = client.get("/v2/health/ready").json()
         assert any("cannot be applied" in d for d in ready["degraded"]), ready
         assert board.sync() is False  # reported once, not re-read on every tick
