@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -63,6 +63,7 @@ class HeadsConfig(_Section):
     propensity_clip: float = Field(0.05, gt=0.0, le=1.0)
     random_state: int = 0
     n_threads: int | None = Field(2, gt=0)
+    tier_head: Literal["ordinal", "per_tier"] = "ordinal"  # training.tier_head vs one per tier
 
 
 class CalibrationConfig(_Section):
