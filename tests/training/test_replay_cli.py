@@ -44,8 +44,8 @@ def test_evaluate_end_to_end(logs: Path, tiny_bundle: Path, tmp_path: Path,
 
     payload = json.loads((out / "replay.json").read_text())
     assert payload["mode"] == "exact"
-    expected = {"rules", "learned", "knn", "random_matched", "prompt_length", "always_nano",
-                "always_mini", "always_full", "oracle"}
+    expected = {"rules", "learned", "knn", "random_matched", "prompt_length", "keyword",
+                "always_nano", "always_mini", "always_full", "oracle", "perfect_reader"}
     assert set(payload["scores"]) == expected
     scores = payload["scores"]
     assert payload["info"]["eval_rows"] == 120  # newest 20% of 600
