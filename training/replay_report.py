@@ -175,7 +175,7 @@ def render(result: Any, png_name: str) -> str:
                 "| ---: | ---: | ---: | --- | ---: |"]
         out += [f"| {_knob(p)} | {_f(p['cost_per_1k_usd'])} | "
                 f"{_f(p['failure_rate'], '.2%')} | {p['share_nano']:.0%} / {p['share_mini']:.0%}"
-                f" / {p['share_full']:.0%} | {_f(p['pgr'], '.3f')} |" for p in curve]
+                f" / {p['share_full']:.0%} | {_f(p['pgr'], '.3f')} |" for p in _distinct(curve)]
         out.append("")
     out += ["## Per feature", "", "Cost per 1k requests (USD) / failure rate.", "",
             "| feature | " + " | ".join(p for p in FEATURE_POLICIES if p in result.per_feature)
@@ -214,6 +214,16 @@ def render(result: Any, png_name: str) -> str:
                 f"{est['ess']:.0f} |")
     out += ["", "Definitions: docs/evaluation.md.", ""]
     return "\n".join(out)
+
+
+def _distinct(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Points that differ from the one before (neighbouring prices often route alike)."""
+    out: list[dict[str, Any]] = []
+    for p in curve:
+        if not out or (p["cost_per_1k_usd"], p["failure_rate"]) != (
+                out[-1]["cost_per_1k_usd"], out[-1]["failure_rate"]):
+            out.append(p)
+    return out
 
 
 def _tier_section(result: Any) -> list[str]:
