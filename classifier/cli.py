@@ -64,17 +64,30 @@ def main(argv: list[str] | None = None) -> int:
 
 def register_classify(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "classify", help="classify JSONL from stdin or a file; one JSON prediction per line out"
+        "classify",
+        help="classify JSONL from stdin or a file; one JSON prediction and route per line out",
     )
     parser.add_argument("--bundle", type=Path, default=Path("models/default"), help="bundle dir")
     parser.add_argument("--input", type=Path, default=None, help="JSONL file (default: stdin)")
+    parser.add_argument("--contracts", type=Path, default=None, help="contracts YAML (packaged)")
+    parser.add_argument(
+        "--routing-table", type=Path, default=None, help="routing table YAML (packaged)"
+    )
     parser.set_defaults(handler=_run_classify)
 
 
 def _run_classify(args: argparse.Namespace) -> int:
+    """Each line `{"id", "text", "feature"?}` -> the prediction plus the learned policy's route,
+    decided by the same `Policy.decide` as the service (no switches, no serving margins)."""
+    from classifier.contracts import load_contracts, load_routing_table
+    from classifier.policies import LearnedPolicy
     from classifier.runtime import Classifier
 
-    classifier = Classifier.load(args.bundle)
+    policy = LearnedPolicy(
+        load_contracts(args.contracts),
+        load_routing_table(args.routing_table),
+        classifier=Classifier.load(args.bundle),
+    )
     source = args.input.open("rb") if args.input else sys.stdin.buffer
     out = sys.stdout.buffer
     bad = 0
@@ -83,15 +96,18 @@ def _run_classify(args: argparse.Namespace) -> int:
             continue
         try:
             item = orjson.loads(line)
-            text = item["text"]
+            text, feature = item["text"], item.get("feature")
             if not isinstance(text, str) or not text.strip():
                 raise ValueError("text must be a non-empty string")
+            if feature is not None and not isinstance(feature, str):
+                raise ValueError("feature must be a string (a contract's name) or absent")
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             bad += 1
             out.write(orjson.dumps({"line": number, "error": str(exc)}) + b"\n")
             continue
-        prediction = classifier.classify(text, feature=item.get("feature"))
-        record = {"id": item.get("id"), **prediction.to_dict()}
+        decision = policy.route(text, feature)
+        prediction = decision.prediction.to_dict() if decision.prediction is not None else {}
+        record = {"id": item.get("id"), **prediction, "route": decision.to_dict()}
         out.write(orjson.dumps(record) + b"\n")
     return 1 if bad else 0
 

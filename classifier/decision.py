@@ -1,22 +1,26 @@
-"""Turn a `Prediction` into a `RouteDecision` under a feature's contract, guards and switches.
+"""How one route is decided: a policy's own choice, abstention, then the operator's switches.
 
-The rule (docs/decisions.md has a worked example):
+Every route decision in tierwise goes through `decide_with` (classifier.policies binds it for
+each policy), in this order; docs/decisions.md has a worked example:
 
-1. Switches first: `force_mini` sends everything to mini; a killed feature falls back to the rule
-   router (the guard and contract risk floors still apply: guards hold for every policy).
-2. Risk floor = max(contract risk profile, predicted risk, guard floor); `decision.risk_min_tier`
-   maps it to the lowest tier allowed.
-3. Among allowed tiers with P(ok) >= quality bar, take the lowest expected cost (with
-   `decision.thresholds: tuned` and a bundle that carries tuning, the failure price is the
-   bundle's, tuned on held-out replay for the contract's economics, and the bar is 0; see
-   classifier.tuning):
-       price(in, out) + delay over budget + P(fail) x (failure_usd [+ review_usd if fail_closed]
-                                                        + price and delay of the recovery attempt)
-   where the recovery is the next tier (escalate), the same tier (retry) or none (fail_closed).
-   No tier meets the bar: full, and the reason says so.
-4. Abstain: top intent probability < `min_intent_prob`, or the chosen P(ok) < bar + `ok_margin`:
-   escalate one tier; `abstain` is set and the reason says why.
-5. A per-feature tier cap (switch) lowers the tier last; the reason says so.
+1. `force_mini` (switch): mini, whatever the policy says; the model is not consulted.
+2. The feature's kill switch: a policy that reads the model falls back to the rule router; the
+   contract's and the guards' risk floors still apply (guards hold for every policy).
+3. The policy's own choice:
+   - learned (`Learned`): risk floor = max(contract risk profile, predicted risk, guard floor),
+     mapped by `decision.risk_min_tier` to the lowest tier allowed; among allowed tiers with
+     P(ok) >= quality bar, the lowest expected cost (with `decision.thresholds: tuned` and a
+     bundle that carries tuning, the failure price is the bundle's, tuned on held-out replay for
+     the contract's economics, with bar 0 and no contract abstention: classifier.tuning)
+         price(in, out) + delay over budget + P(fail) x (failure_usd [+ review_usd if fail_closed]
+                                                          + price and delay of the recovery attempt)
+     where the recovery is the next tier (escalate), the same tier (retry) or none
+     (fail_closed); no tier meets the bar: full, and the reason says so. Then abstention
+     (classifier.abstain): when the model is unsure, one tier up, with the reason as a field.
+   - rules (`Rules`): the rule router's tier, raised to the contract's and the guards' floors.
+   - fixed (`Fixed`): one tier, the always-nano/mini/full baselines.
+4. The feature's tier cap (switch) lowers the tier last, below the risk floor too (the reason
+   says so): an operator's switch always has the last word.
 
 Hot path: everything that depends only on (contracts, routing table, feature) is precomputed
 once into a `_Plan` and cached on the Contracts object; a call does float arithmetic, three dict
@@ -29,19 +33,23 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
 
+from classifier.abstain import NO_MARGINS, Margins, abstention
 from classifier.contracts import Contracts, FeatureContract, RoutingTable
 from classifier.errors import InputError
 from classifier.guards import CLEAN, GuardResult
 from classifier.prediction import Prediction
 from classifier.routing import RouteDecision
-from classifier.rules import RuleRouter
+from classifier.rules import RuleRouter, reason_code_of
 from classifier.switches import Switches, SwitchState
-from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS
+from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS, Tier
 from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
 
 LEARNED = "learned"
 _IDLE = SwitchState()
+_MINI = TIER_RANK["mini"]
+_FORCE_MINI = "switch:force_mini (emergency override, everything goes to mini)"
 _FULL = len(TIERS) - 1
 if len(TIERS) != 3:  # expected_costs() is unrolled for speed; a new tier needs it extended
     raise RuntimeError(f"classifier.decision expects 3 tiers, taxonomy has {TIERS}")
@@ -121,7 +129,7 @@ def build_plan(
         fail_in_rate=tuple(fail_in_rate),
         fail_fixed=tuple(fail_fixed),
         typical_input_tokens=contract.typical_input_tokens,
-        # a tuned price already carries the model's uncertainty: no abstention on top
+        # a tuned price already carries the model's uncertainty: no contract abstention on top
         min_intent_prob=config.abstain.min_intent_prob if tuned is None else 0.0,
         ok_margin=config.abstain.ok_margin if tuned is None else 0.0,
         tuned=tuned,
@@ -182,7 +190,167 @@ def _estimate_tokens(prediction: Prediction, plan: _Plan, text: str | None) -> i
     return tokens
 
 
-def decide(
+class Choice(NamedTuple):
+    """A policy's own choice, before the tier cap; `abstain` is (kind, reason) when it fired."""
+
+    rank: int
+    head: str
+    code: str
+    policy: str
+    risk_rank: int | None = None
+    min_rank: int = 0
+    costs: tuple[float, ...] | None = None
+    abstain: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """The model's route: risk floor, quality bar, cheapest expected cost, then abstention."""
+
+    margins: Margins = NO_MARGINS
+    name: str = LEARNED
+    reads_model: ClassVar[bool] = True
+
+    def __call__(
+        self,
+        prediction: Prediction | None,
+        plan: _Plan,
+        guard_rank: int,
+        notes: list[str],
+        text: str | None,
+        feature: str | None,
+        input_tokens: int | None,
+    ) -> Choice:
+        if prediction is None:
+            raise InputError(
+                "decide() needs a Prediction unless force_mini or the feature's kill switch is "
+                "on; classify the text first"
+            )
+        risk_rank = max(plan.contract_risk_rank, RISK_RANK[prediction.risk], guard_rank)
+        min_rank = plan.min_rank_by_risk[risk_rank]
+        if min_rank > 0:
+            source = (
+                "guards"
+                if guard_rank == risk_rank
+                else ("contract" if plan.contract_risk_rank == risk_rank else "prediction")
+            )
+            notes.append(f"risk_floor:{RISKS[risk_rank]} ({source}) -> min {TIERS[min_rank]}")
+        probs = prediction.tier_ok_probs
+        p_ok = (probs.get("nano", 0.0), probs.get("mini", 0.0), probs.get("full", 0.0))
+        tokens = (
+            input_tokens if input_tokens is not None else _estimate_tokens(prediction, plan, text)
+        )
+        costs = expected_costs(plan, p_ok, tokens)
+        bar = plan.bar
+        chosen = -1
+        for rank in range(min_rank, len(TIERS)):
+            if p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
+                chosen = rank
+        if chosen < 0:
+            chosen, code = _FULL, "no_tier_meets_bar"
+            best = max(p_ok[min_rank:])
+            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> full"
+        else:
+            code = "cheapest_ok"
+            head = (
+                f"cheapest_ok:{TIERS[chosen]} P(ok) {p_ok[chosen]:.2f} >= bar {bar:.2f}, "
+                f"E[cost] ${costs[chosen]:.6f}"
+            )
+        if plan.tuned is not None:
+            notes.append(
+                f"tuned: failure priced ${plan.tuned[0]:g} (held-out replay, contract "
+                f"${plan.tuned[1]:g})"
+            )
+        unsure = abstention(
+            prediction,
+            self.margins,
+            code == "cheapest_ok",  # the contracts' margins apply only when a tier met the bar
+            p_ok[chosen],
+            bar,
+            plan.min_intent_prob,
+            plan.ok_margin,
+        )
+        if unsure is not None:
+            target = min(chosen + 1, _FULL)
+            notes.append(f"abstain: {unsure[1]}; {TIERS[chosen]} -> {TIERS[target]}")
+            chosen, code = target, "abstain"
+        return Choice(chosen, head, code, self.name, risk_rank, min_rank, costs, unsure)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The rule router's tier, raised to the contract's and the guards' risk floors.
+
+    `kill_switch`: this is the fallback of a feature whose model was switched off.
+    """
+
+    router: RuleRouter
+    kill_switch: bool = False
+    reads_model: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return self.router.policy_name
+
+    def __call__(
+        self,
+        prediction: Prediction | None,
+        plan: _Plan,
+        guard_rank: int,
+        notes: list[str],
+        text: str | None,
+        feature: str | None,
+        input_tokens: int | None,
+    ) -> Choice:
+        router = self.router
+        tier, rule_reason = (
+            router.choose(text, feature) if text is not None else router.feature_default(feature)
+        )
+        chosen = TIER_RANK[tier]
+        risk_rank = max(plan.contract_risk_rank, guard_rank)
+        min_rank = plan.min_rank_by_risk[risk_rank]
+        if chosen < min_rank:
+            notes.append(
+                f"risk_floor:{RISKS[risk_rank]} -> {TIERS[chosen]} raised to {TIERS[min_rank]}"
+            )
+            chosen = min_rank
+        if self.kill_switch:
+            head, code = f"kill_switch:{feature} -> rules {rule_reason}", "kill_switch"
+        else:
+            head, code = f"rules {rule_reason}", reason_code_of(rule_reason)
+        return Choice(chosen, head, code, self.name, risk_rank, min_rank)
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """Always the same tier: the always-nano/mini/full baselines."""
+
+    tier: Tier
+    reads_model: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return f"always_{self.tier}"
+
+    def __call__(
+        self,
+        prediction: Prediction | None,
+        plan: _Plan,
+        guard_rank: int,
+        notes: list[str],
+        text: str | None,
+        feature: str | None,
+        input_tokens: int | None,
+    ) -> Choice:
+        return Choice(TIER_RANK[self.tier], f"fixed:{self.tier}", "fixed", self.name)
+
+
+Chooser = Learned | Rules | Fixed  # what makes one policy differ from another
+_LEARNED = Learned()
+
+
+def decide_with(
+    choose: Chooser,
     prediction: Prediction | None,
     feature: str | None,
     contracts: Contracts,
@@ -193,15 +361,12 @@ def decide(
     text: str | None = None,
     rules: RuleRouter | None = None,
     input_tokens: int | None = None,
-    policy: str = LEARNED,
 ) -> RouteDecision:
-    """The route for one classified request; see the module docstring for the rule.
+    """The one path of every route decision: `choose`, then switches and cap (module docstring).
 
-    `text` lets the kill-switch fallback run the rule router's keyword rules (without it, the
-    feature's default tier applies) and improves the token estimate of truncated inputs.
-    `input_tokens`, when known (e.g. from the router's own tokenizer), replaces the estimate.
-    `prediction` may be None only when force_mini or the feature's kill switch is on (the model
-    is not consulted then); otherwise that is an InputError.
+    `rules` is the kill switch's fallback (default: the packaged rules for this table).
+    `prediction` may be None only when `choose` does not read the model, or force_mini or the
+    feature's kill switch is on (the model is not consulted then); otherwise an InputError.
     """
     state = switches.state if isinstance(switches, Switches) else (switches or _IDLE)
     tuning = prediction.tier_tuning if prediction is not None else None
@@ -214,156 +379,56 @@ def decide(
         notes.append(f"contract:default (no contract for feature {feature!r})")
     if detectors:
         notes.append("guards:" + ",".join(detectors))
-
     if state.force_mini:
-        reason = "switch:force_mini (emergency override, everything goes to mini)"
-        return _finish(
-            prediction,
-            feature,
-            plan,
-            "mini",
-            reason,
-            notes,
-            "force_mini",
-            "force_mini",
-            detectors,
-            None,
-            False,
-            None,
-        )
-
+        choice = Choice(_MINI, _FORCE_MINI, "force_mini", "force_mini")
+        return _finish(prediction, feature, plan, choice, _MINI, "force_mini", notes, detectors)
     guard_rank = RISK_RANK[guard_result.risk_floor]
-    if state.is_killed(feature):
-        return _kill_switch(
-            prediction, feature, plan, state, table, guard_rank, detectors, notes, text, rules
-        )
-
-    if prediction is None:
-        raise InputError(
-            "decide() needs a Prediction unless force_mini or the feature's kill switch is on; "
-            "classify the text first"
-        )
-    # Risk floor and the lowest tier it allows.
-    predicted_rank = RISK_RANK[prediction.risk]
-    risk_rank = max(plan.contract_risk_rank, predicted_rank, guard_rank)
-    min_rank = plan.min_rank_by_risk[risk_rank]
-    if min_rank > 0:
-        source = (
-            "guards"
-            if guard_rank == risk_rank
-            else ("contract" if plan.contract_risk_rank == risk_rank else "prediction")
-        )
-        notes.append(f"risk_floor:{RISKS[risk_rank]} ({source}) -> min {TIERS[min_rank]}")
-
-    probs = prediction.tier_ok_probs
-    p_ok = (probs.get("nano", 0.0), probs.get("mini", 0.0), probs.get("full", 0.0))
-    tokens = input_tokens if input_tokens is not None else _estimate_tokens(prediction, plan, text)
-    costs = expected_costs(plan, p_ok, tokens)
-    bar = plan.bar
-    chosen = -1
-    for rank in range(min_rank, len(TIERS)):
-        if p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
-            chosen = rank
-    if chosen < 0:
-        chosen = _FULL
-        code = "no_tier_meets_bar"
-        head = f"no_tier_meets_bar: best P(ok) {max(p_ok[min_rank:]):.2f} < bar {bar:.2f} -> full"
-    else:
-        code = "cheapest_ok"
-        head = (
-            f"cheapest_ok:{TIERS[chosen]} P(ok) {p_ok[chosen]:.2f} >= bar {bar:.2f}, "
-            f"E[cost] ${costs[chosen]:.6f}"
-        )
-    if plan.tuned is not None:
-        notes.append(
-            f"tuned: failure priced ${plan.tuned[0]:g} (held-out replay, contract "
-            f"${plan.tuned[1]:g})"
-        )
-
-    abstain = False
-    if code == "cheapest_ok":
-        top_intent = prediction.intent_probs.get(prediction.intent, 0.0)
-        why = None
-        if top_intent < plan.min_intent_prob:
-            why = f"intent P {top_intent:.2f} < {plan.min_intent_prob:.2f}"
-        elif p_ok[chosen] < bar + plan.ok_margin:
-            why = f"P(ok) {p_ok[chosen]:.2f} within {plan.ok_margin:.2f} of bar"
-        if why is not None:
-            abstain = True
-            code = "abstain"
-            target = min(chosen + 1, _FULL)
-            notes.append(f"abstain: {why}; {TIERS[chosen]} -> {TIERS[target]}")
-            chosen = target
-
-    chosen, code = _apply_tier_cap(state, feature, chosen, min_rank, code, notes)
-    return _finish(
-        prediction,
-        feature,
-        plan,
-        TIERS[chosen],
-        head,
-        notes,
-        code,
-        policy,
-        detectors,
-        RISKS[risk_rank],
-        abstain,
-        costs[chosen],
-    )
-
-
-def _apply_tier_cap(
-    state: SwitchState, feature: str | None, chosen: int, min_rank: int, code: str, notes: list[str]
-) -> tuple[int, str]:
-    """A per-feature cap wins over everything, even the risk floor (the note says so)."""
+    if choose.reads_model and state.is_killed(feature):
+        choose = Rules(rules if rules is not None else _default_rules(table), kill_switch=True)
+    choice = choose(prediction, plan, guard_rank, notes, text, feature, input_tokens)
+    rank, code = choice.rank, choice.code
     cap = state.cap_for(feature)
-    if cap is None or TIER_RANK[cap] >= chosen:
-        return chosen, code
-    below = " (below risk floor)" if TIER_RANK[cap] < min_rank else ""
-    notes.append(f"tier_cap: {TIERS[chosen]} -> {cap} (switch){below}")
-    return TIER_RANK[cap], "tier_cap"
+    if cap is not None and TIER_RANK[cap] < rank:
+        below = " (below risk floor)" if TIER_RANK[cap] < choice.min_rank else ""
+        notes.append(f"tier_cap: {TIERS[rank]} -> {cap} (switch){below}")
+        rank, code = TIER_RANK[cap], "tier_cap"
+    return _finish(prediction, feature, plan, choice, rank, code, notes, detectors)
 
 
-def _kill_switch(
+def decide(
     prediction: Prediction | None,
     feature: str | None,
-    plan: _Plan,
-    state: SwitchState,
+    contracts: Contracts,
     table: RoutingTable,
-    guard_rank: int,
-    detectors: tuple[str, ...],
-    notes: list[str],
-    text: str | None,
-    rules: RuleRouter | None,
+    guard_result: GuardResult | None = CLEAN,
+    switches: Switches | SwitchState | None = None,
+    *,
+    text: str | None = None,
+    rules: RuleRouter | None = None,
+    input_tokens: int | None = None,
+    policy: str = LEARNED,
+    margins: Margins = NO_MARGINS,
 ) -> RouteDecision:
-    """The model is switched off for this feature: rules decide, contract and guard floors hold."""
-    router = rules if rules is not None else _default_rules(table)
-    tier, rule_reason = (
-        router.choose(text, feature) if text is not None else router.feature_default(feature)
-    )
-    chosen = TIER_RANK[tier]
-    risk_rank = max(plan.contract_risk_rank, guard_rank)
-    min_rank = plan.min_rank_by_risk[risk_rank]
-    if chosen < min_rank:
-        notes.append(
-            f"risk_floor:{RISKS[risk_rank]} -> {TIERS[chosen]} raised to {TIERS[min_rank]}"
-        )
-        chosen = min_rank
-    chosen, code = _apply_tier_cap(state, feature, chosen, min_rank, "kill_switch", notes)
-    head = f"kill_switch:{feature} -> rules {rule_reason}"
-    return _finish(
+    """The learned policy's route for one classified request (`LearnedPolicy.decide` in one call).
+
+    `text` lets the kill-switch fallback run the rule router's keyword rules (without it, the
+    feature's default tier applies) and improves the token estimate of truncated inputs.
+    `input_tokens`, when known (e.g. from the router's own tokenizer), replaces the estimate.
+    `margins` are the operator's abstention margins (classifier.abstain), checked before the
+    contracts' own.
+    """
+    choose = _LEARNED if policy == LEARNED and margins is NO_MARGINS else Learned(margins, policy)
+    return decide_with(
+        choose,
         prediction,
         feature,
-        plan,
-        TIERS[chosen],
-        head,
-        notes,
-        code,
-        router.policy_name,
-        detectors,
-        RISKS[risk_rank],
-        False,
-        None,
+        contracts,
+        table,
+        guard_result,
+        switches,
+        text=text,
+        rules=rules,
+        input_tokens=input_tokens,
     )
 
 
@@ -371,30 +436,32 @@ def _finish(
     prediction: Prediction | None,
     feature: str | None,
     plan: _Plan,
-    tier: str,
-    head: str,
-    notes: list[str],
+    choice: Choice,
+    rank: int,
     code: str,
-    policy: str,
+    notes: list[str],
     detectors: tuple[str, ...],
-    risk: str | None,
-    abstain: bool,
-    cost: float | None,
 ) -> RouteDecision:
-    reason = head if not notes else head + "; " + "; ".join(notes)
+    reason = choice.head if not notes else choice.head + "; " + "; ".join(notes)
+    unsure = choice.abstain
+    costs, risk_rank = choice.costs, choice.risk_rank
+    # Positional, in RouteDecision's field order: a third cheaper than keywords, per request.
     return RouteDecision(
-        tier=tier,  # type: ignore[arg-type]
-        model=plan.models[TIER_RANK[tier]],
-        reason=reason,
-        policy=policy,
-        feature=feature,
-        guards=detectors,
-        reason_code=code,
-        abstain=abstain,
-        risk_floor=risk,  # type: ignore[arg-type]
-        contract=plan.contract_name,
-        expected_cost_usd=cost,
-        model_version=prediction.model_version if prediction is not None else None,
-        propensity=1.0,
-        prediction=prediction,
+        TIERS[rank],  # tier
+        plan.models[rank],  # model
+        reason,
+        choice.policy,
+        None,  # arm: set by serving
+        feature,
+        detectors,  # guards
+        code,  # reason_code
+        unsure is not None,  # abstain
+        unsure[1] if unsure is not None else None,  # abstain_reason
+        unsure[0] if unsure is not None else None,  # abstain_kind
+        RISKS[risk_rank] if risk_rank is not None else None,  # type: ignore[arg-type]
+        plan.contract_name,  # contract
+        costs[rank] if costs is not None else None,  # expected_cost_usd
+        prediction.model_version if prediction is not None else None,
+        1.0,  # propensity
+        prediction,
     )

@@ -17,3 +17,17 @@ class ConfigError(ClassifierError):
 
 class InputError(ClassifierError):
     """A request text or log record cannot be used as given."""
+
+
+class ClassifierUnavailable(ClassifierError):
+    """The classifier did not answer (timeout, 5xx, connection error) and the policy fails closed.
+
+    `reason` says what went wrong, so the caller can refuse the request with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"tierwise classifier unavailable ({reason}) and the failure policy fails closed; "
+            "retry later, or configure FailurePolicy.fail_open(tier) to route anyway"
+        )
+        self.reason = reason

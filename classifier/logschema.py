@@ -9,15 +9,45 @@ guessed at.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from classifier.taxonomy import Intent, Risk, Tier
 
 SCHEMA_VERSION = "1"
 MAX_TEXT_CHARS = 200_000
 CORRECTION_WINDOW_S = 300.0
+# Token counts are stored as int32 columns in training; a larger count is a broken exporter.
+MAX_TOKENS = 2**31 - 1
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    """Refuse an instant whose UTC form leaves years 1-9999: it cannot be sorted or written back.
+
+    "0001-01-01T00:00:00+05:00" parses, but is in year 0 once its offset is applied.
+    """
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "timestamp_out_of_range",
+            "timestamp is outside years 1-9999 once its UTC offset is applied",
+        ) from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
 
 NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 RequestText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]
@@ -49,8 +79,8 @@ class Attempt(_Strict):
     schema_ok: bool
     compliance_ok: bool
     latency_ms: float = Field(ge=0.0)
-    input_tokens: int = Field(ge=0)
-    output_tokens: int = Field(ge=0)
+    input_tokens: int = Field(ge=0, le=MAX_TOKENS)
+    output_tokens: int = Field(ge=0, le=MAX_TOKENS)
     cost_usd: float = Field(ge=0.0)
     error: str | None = None
 
@@ -77,7 +107,7 @@ class CorrectionEvent(_Strict):
     """A user's correction of a served answer; within 300 s it means the served tier failed."""
 
     request_id: NonEmptyId
-    ts: AwareDatetime
+    ts: Instant
     kind: CorrectionKind
 
 
@@ -86,7 +116,7 @@ class LogRecord(_Strict):
 
     schema_version: Literal["1"] = "1"
     request_id: NonEmptyId
-    ts: AwareDatetime
+    ts: Instant
     feature: NonEmptyId
     text: RequestText
     prompt_id: str | None = None

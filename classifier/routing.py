@@ -19,6 +19,10 @@ class RouteDecision:
     `tier_cap`, `rule`, `feature_default`, `unknown_feature`, `fixed`). `guards` names the guard
     detectors that fired (`pii.email`, ...). `propensity` is the probability this policy gave the
     chosen tier (1.0 for the deterministic policies here), for off-policy evaluation.
+    `abstain` is set when the learned policy did not trust the model and went one tier up;
+    `abstain_reason` says why (for people) and `abstain_kind` which margins fired (for metrics:
+    `intent`, `tier`, `intent+tier` for the operator's, `decision` for the contracts'). A switch
+    or a cap applied afterwards keeps them: they say what the model's confidence asked for.
     """
 
     tier: Tier
@@ -30,6 +34,8 @@ class RouteDecision:
     guards: tuple[str, ...] = field(default_factory=tuple)
     reason_code: str = ""
     abstain: bool = False
+    abstain_reason: str | None = None
+    abstain_kind: str | None = None
     risk_floor: Risk | None = None
     contract: str | None = None
     expected_cost_usd: float | None = None
@@ -63,6 +69,7 @@ class RouteDecision:
             "contract": self.contract,
             "guards": list(self.guards),
             "abstain": self.abstain,
+            "abstain_reason": self.abstain_reason,
             "risk_floor": self.risk_floor,
             "expected_cost_usd": self.expected_cost_usd,
             "model_version": self.model_version,

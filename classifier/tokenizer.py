@@ -3,6 +3,7 @@
 The Rust tokenizer costs ~35 µs per call plus ~3 µs per token here. BERT-style WordPiece
 splits text into words first and tokenizes each word on its own, so ids can be cached per
 word: for printable-ASCII text a word -> ids dict gives the same ids several times faster.
+The cache is bounded in bytes (`classifier.wordcache`), so unique words cannot grow a worker.
 It is used only when the tokenizer's pipeline is the one this shortcut reproduces (checked at
 construction), and anything outside printable ASCII, or containing an added token such as
 "[UNK]", goes to the Rust tokenizer. Tests compare both paths id for id.
@@ -18,6 +19,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from classifier.textwindow import TextWindow
+from classifier.wordcache import WordCache
 
 _NOT_PLAIN = re.compile(r"[^\x20-\x7e\t\n\r]")
 # BERT's pre-tokenizer: split on whitespace, and every ASCII punctuation char is its own word.
@@ -55,13 +57,12 @@ class TextEncoder:
         window: TextWindow,
         *,
         word_cache: bool = True,
-        cache_limit: int = 200_000,
+        cache_bytes: int = 16 << 20,
     ) -> None:
         self.tokenizer = tokenizer
         self.window = window
         self.word_cache = word_cache and word_cache_supported(tokenizer)
-        self._cache_limit = cache_limit
-        self._cache: dict[str, list[int]] = {}
+        self._cache = WordCache(cache_bytes)
         self._added = tuple(t.content for t in tokenizer.get_added_tokens_decoder().values())
 
     @classmethod
@@ -98,12 +99,16 @@ class TextEncoder:
             if token in text:
                 return None
         cache = self._cache
+        # The young generation's dict directly: a hit costs one dict lookup, no method call.
+        # After a turnover it is stale, which only sends more words through `cache.get`.
+        young = cache.young
         ids: list[int] = []
         for word in _WORDS.findall(text.lower()):
-            word_ids = cache.get(word)
+            word_ids = young.get(word)
             if word_ids is None:
-                word_ids = self.tokenizer.encode(word, add_special_tokens=False).ids
-                if len(cache) < self._cache_limit:
-                    cache[word] = word_ids
+                word_ids = cache.get(word)
+                if word_ids is None:
+                    word_ids = self.tokenizer.encode(word, add_special_tokens=False).ids
+                    cache.put(word, word_ids)
             ids.extend(word_ids)
         return ids

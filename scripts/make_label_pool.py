@@ -6,6 +6,12 @@ person who reads the text. Output: one JSONL per batch with a short key, the sou
 shown head + tail when long, plus a key map back to (package, version, path, index, sha256).
 
     python scripts/make_label_pool.py --out /tmp/pool --purpose dev --seed 1
+
+`--purpose active` draws gold rows where a built bundle is least sure or answers other than
+`chat` (uncertainty sampling on the unlabelled ShareGPT turns), so that each hand label teaches
+the heads what they do not know yet:
+
+    python scripts/make_label_pool.py --out /tmp/pool --purpose active --bundle models/default
 """
 
 from __future__ import annotations
@@ -54,14 +60,42 @@ def bucket(text: str) -> str:
     return hits[0] if len(hits) == 1 else ("other" if not hits else random.choice(hits))
 
 
+def active_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Random) -> list:
+    """Half the rows where the bundle's top intent is under 0.6, half spread evenly over the
+    intents other than `chat` that it predicts (so code, the commonest, does not crowd out the rest)."""
+    from classifier.runtime import Classifier
+    from data.corpora.labelled import load_corpus
+
+    labelled = {normalise(r.item.text) for r in (*load_corpus().dev, *load_corpus().gold)}
+    pool = [t for s in ("sharegpt", "sharegpt_turns") for t in by_source.get(s, [])
+            if normalise(t.text) not in labelled and 20 <= len(t.text) <= 6000]  # fmt: skip
+    rng.shuffle(pool)
+    pool = pool[: n * 12]
+    clf = Classifier.load(bundle)
+    preds = [p for i in range(0, len(pool), 256) for p in clf.classify_batch(
+        [t.text for t in pool[i : i + 256]])]  # fmt: skip
+    unsure = [t for t, p in zip(pool, preds, strict=True) if max(p.intent_probs.values()) < 0.6]
+    by_intent: dict[str, list] = {}
+    for t, p in zip(pool, preds, strict=True):
+        if p.intent != "chat" and max(p.intent_probs.values()) >= 0.6:
+            by_intent.setdefault(p.intent, []).append(t)
+    chosen = unsure[: n // 2]
+    while len(chosen) < n and any(by_intent.values()):  # round-robin over predicted intents
+        for rows in by_intent.values():
+            if rows and len(chosen) < n:
+                chosen.append(rows.pop())
+    return chosen
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--purpose", choices=["dev", "gold"], required=True)
+    ap.add_argument("--purpose", choices=["dev", "gold", "active"], required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--exclude", type=Path, nargs="*", default=[], help="keymaps already drawn")
     ap.add_argument("--n", type=int, default=900, help="gold: rows to draw")
     ap.add_argument("--batches", type=int, default=6)
+    ap.add_argument("--bundle", type=Path, default=ROOT / "models" / "default")
     args = ap.parse_args()
     random.seed(args.seed)
     rng = random.Random(args.seed)
@@ -85,6 +119,8 @@ def main() -> int:
             groups.setdefault(bucket(item.text), []).append(item)
         for name, n in SHAREGPT_PER_BUCKET.items():
             chosen += groups.get(name, [])[:n]
+    elif args.purpose == "active":
+        chosen = active_draw(args.bundle, by_source, args.n, rng)
     else:
         share = by_source["sharegpt"]
         rng.shuffle(share)
@@ -98,7 +134,7 @@ def main() -> int:
             chosen += rng.sample(by_source[source], min(40, len(by_source[source])))
     rng.shuffle(chosen)
     args.out.mkdir(parents=True, exist_ok=True)
-    prefix = "d" if args.purpose == "dev" else "g"
+    prefix = {"dev": "d", "gold": "g", "active": "a"}[args.purpose]
     keymap = (args.out / "keymap.jsonl").open("w")
     size = -(-len(chosen) // args.batches)
     for b in range(args.batches):

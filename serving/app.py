@@ -16,12 +16,13 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from classifier import guard_text
 from serving.cache import DecisionCache
-from serving.decisions import Decider
 from serving.errors import install_handlers
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from serving.model_store import ModelStore
+from serving.offload import Offloader
 from serving.reload import Reloader
 from serving.routes import ROUTERS
 from serving.schemas import BatchRequest, ClassifyRequest, FeedbackRequest
@@ -29,6 +30,7 @@ from serving.service import ClassifyService
 from serving.settings import ServingSettings
 from serving.sources import source_from
 from serving.state import ServingState
+from serving.switchboard import SwitchBoard
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             intra_op_threads=settings.intra_op_threads,
             warmup=settings.warmup_requests,
             interval_s=settings.reload_interval_s,
+            retry_base_s=settings.reload_retry_base_s,
+            retry_max_s=settings.reload_retry_max_s,
         )
         await anyio.to_thread.run_sync(state.reloader.check)
         if state.store.current is None and settings.require_model:
@@ -61,18 +65,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if state.reloader is not None:
             state.reloader.stop()
+        state.offloader.close()
         await anyio.to_thread.run_sync(state.service.close)  # flush the decision/feedback logs
 
 
 def build_state(settings: ServingSettings) -> ServingState:
     metrics = Metrics()
-    cache = DecisionCache(settings.cache_size)
+    cache = DecisionCache(settings.cache_size, settings.cache_max_bytes)
     metrics.bind_cache(cache)
     store = ModelStore()
     store.on_swap(lambda _old, _new: cache.clear())
-    decider = Decider(settings.contracts_path, settings.routing_table_path)
-    service = ClassifyService(settings, store, cache, metrics, decider)
-    return ServingState(settings, store, cache, metrics, decider, service)
+    service = ClassifyService(settings, store, cache, metrics)
+    offloader = Offloader(
+        workers=settings.classify_threads,
+        max_pending=settings.max_pending,
+        budget_s=settings.request_budget_s,
+        inline_max_chars=0 if settings.classify_offload else settings.inline_max_chars,
+    )
+    metrics.bind_offloader(offloader)
+    guard_text.warm()  # the guards' fold table, before the first non-ASCII request
+    board = None
+    if settings.switches_path is not None:
+        board = SwitchBoard(settings, service)
+        board.restore()  # before the first request: a restart keeps what operators switched
+    return ServingState(settings, store, cache, metrics, service, offloader, board=board)
 
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:

@@ -1,10 +1,9 @@
-"""Append-only JSONL logs written off the hot path, and the decision log in schema v1.
+"""The decision log in schema v1, and the in-memory window that feedback joins against.
 
-A request only builds a small dict and puts it on a queue (no I/O, no JSON); one background
-thread per file serialises with orjson, writes whole batches and flushes after each, so under load
-records are written in large batches and at rest within one pass of the writer. A full queue drops
-the record and counts it (`tierwise_log_records_dropped_total`): a slow disk must never slow
-classification. `close()` drains and flushes (the app calls it on shutdown).
+A request builds a small dict and hands it to a `serving.jsonl.JsonlWriter` (serialise and queue,
+no I/O); the writer's own thread writes it. A full queue drops the record and counts it
+(`tierwise_log_records_dropped_total`): a slow disk must never slow classification. `close()`
+drains and flushes (the app calls it on shutdown).
 
 Every record of `decisions.jsonl` is a `classifier.logschema.LogRecord` (schema v1) with
 `attempts: []`; serving/feedback.py writes the same record with its attempts to
@@ -13,8 +12,6 @@ Every record of `decisions.jsonl` is a `classifier.logschema.LogRecord` (schema 
 
 from __future__ import annotations
 
-import logging
-import queue
 import threading
 import time
 from collections import OrderedDict
@@ -22,114 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from classifier.logschema import MAX_TEXT_CHARS, SCHEMA_VERSION
 from classifier.routing import RouteDecision
+from serving.jsonl import JsonlWriter
 
-log = logging.getLogger(__name__)
-
-_STOP = object()
-_BATCH = 2048
-
-
-class JsonlWriter:
-    """One file, one daemon thread, a bounded queue; `write` never blocks and never raises."""
-
-    def __init__(self, path: Path, *, max_queue: int = 100_000, rotate_bytes: int = 0) -> None:
-        self.path = Path(path)
-        self.max_queue = max_queue
-        self.rotate_bytes = rotate_bytes
-        self.written = 0
-        self.dropped = 0
-        self.failed = 0
-        self.rotations = 0
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._closed = False
-
-    def depth(self) -> int:
-        return self._queue.qsize()
-
-    def write(self, record: dict[str, Any]) -> bool:
-        """Queue one record; False (and counted) when the queue is full or the log is closed."""
-        if self._closed or self._queue.qsize() >= self.max_queue:
-            self.dropped += 1
-            return False
-        if self._thread is None:
-            self._start()
-        self._queue.put(record)
-        return True
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                thread = threading.Thread(
-                    target=self._run, name=f"tierwise-log:{self.path.name}", daemon=True
-                )
-                thread.start()
-                self._thread = thread
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Write everything queued so far, flush, stop the thread."""
-        self._closed = True
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.error("log writer for %s did not finish within %.0f s", self.path, timeout)
-
-    def _run(self) -> None:
-        handle = self.path.open("ab")
-        size = handle.tell()
-        stop = False
-        try:
-            while not stop:
-                batch = [self._queue.get()]
-                while len(batch) < _BATCH:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                if any(item is _STOP for item in batch):
-                    stop = True
-                    batch = [item for item in batch if item is not _STOP]
-                lines = []
-                for record in batch:
-                    try:
-                        lines.append(orjson.dumps(record) + b"\n")
-                    except TypeError:
-                        self.failed += 1
-                        log.exception("log record for %s is not serialisable; skipped", self.path)
-                data = b"".join(lines)
-                try:
-                    handle.write(data)
-                    handle.flush()
-                except OSError:
-                    self.failed += len(lines)
-                    log.exception("could not write %d records to %s", len(lines), self.path)
-                    continue
-                self.written += len(lines)
-                size += len(data)
-                if self.rotate_bytes and size >= self.rotate_bytes:
-                    handle = self._rotate(handle)
-                    size = 0
-        finally:
-            handle.close()
-
-    def _rotate(self, handle: Any) -> Any:
-        """`decisions.jsonl` -> `decisions-<UTC time>.jsonl`: the suffix stays for the readers."""
-        handle.close()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}")
-        try:
-            self.path.rename(target)
-            self.rotations += 1
-        except OSError:
-            log.exception("could not rotate %s; continuing in the same file", self.path)
-        return self.path.open("ab")
+__all__ = ["DecisionLog", "JsonlWriter", "RecentDecisions", "decision_record", "rfc3339"]
 
 
 class RecentDecisions:
@@ -233,14 +127,15 @@ class DecisionLog:
         self,
         log_dir: Path,
         *,
-        max_queue: int = 100_000,
+        max_queue_bytes: int = 64 << 20,
         rotate_bytes: int = 0,
         window: int = 50_000,
     ) -> None:
         self.dir = Path(log_dir)
         self.writer = JsonlWriter(
-            self.dir / self.FILE, max_queue=max_queue, rotate_bytes=rotate_bytes
+            self.dir / self.FILE, max_queue_bytes=max_queue_bytes, rotate_bytes=rotate_bytes
         )
+        self.writer.start()
         self.recent = RecentDecisions(window)
 
     def append(self, record: dict[str, Any]) -> None:

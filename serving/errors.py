@@ -1,7 +1,8 @@
 """HTTP errors raised at the edge, and the handlers that turn every failure into JSON with a reason.
 
-Bad input is always a 4xx that says what to change; an unexpected bug is a 500 that says nothing
-internal but is logged in full.
+The classification service raises its own errors (`ServiceError`: no HTTP in them); the
+handlers here give each its status. Bad input is always a 4xx that says what to change; an
+unexpected bug is a 500 that says nothing internal but is logged in full.
 """
 
 from __future__ import annotations
@@ -41,6 +42,31 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class ServiceError(Exception):
+    """A request the classification service cannot answer, in its own terms."""
+
+
+class NotReady(ServiceError):
+    """No model is loaded yet (or none is configured); `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"no model is loaded: {reason}")
+
+
+class UnknownFeature(ServiceError):
+    """A feature without a contract, refused because TIERWISE_UNKNOWN_FEATURE=reject."""
+
+    def __init__(self, feature: str, known: list[str]) -> None:
+        super().__init__(f"feature {feature!r} has no contract; use one of: {', '.join(known)}")
+
+
+# Status, code and headers of each service error: the one place they meet HTTP.
+_SERVICE_ERRORS: dict[type[ServiceError], tuple[int, str, dict[str, str] | None]] = {
+    NotReady: (503, "not_ready", {"Retry-After": "5"}),
+    UnknownFeature: (422, "unknown_feature", None),
+}
+
+
 def error_response(
     status: int,
     code: str,
@@ -77,6 +103,11 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.detail, exc.errors, exc.headers)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> Response:
+        status, code, headers = _SERVICE_ERRORS.get(type(exc), (500, "internal_error", None))
+        return error_response(status, code, str(exc), headers=headers)
 
     @app.exception_handler(InputError)
     async def _input_error(_: Request, exc: InputError) -> Response:

@@ -9,23 +9,20 @@ Modes (TIERWISE_POLICY_MODE):
   (`TIERWISE_AB_LEARNED_SHARE`) goes to arm `learned`, the rest to arm `rules`. The same
   request_id always lands in the same arm, in every process, so a retry is not re-randomised.
 
-The rules arm gets the same guards, contract risk floor and operator switches (force_mini, tier
-caps) as the learned one: a comparison of policies, not of guardrails.
+Both arms are `classifier.policies` objects: the rules arm (`RulesPolicy`) gets the same guards,
+contract risk floor and operator switches (force_mini, tier caps) as the learned one, through
+the same `decide`: a comparison of policies, not of guardrails.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from classifier.decision import decide, plan_for
-from classifier.guards import CATEGORY_FLOOR, CLEAN, GuardResult
-from classifier.routing import RouteDecision
-from classifier.rules import RuleRouter, reason_code_of
-from classifier.switches import SwitchState
-from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS, Risk
+from classifier.rules import RuleRouter
 
 Mode = Literal["learned", "rules", "shadow", "ab"]
 PolicyName = Literal["learned", "rules"]
@@ -98,67 +95,5 @@ class Experiment:
         }
 
 
-def load_rules(path: Path | None, tier_models: dict[str, str]) -> RuleRouter:
+def load_rules(path: Path | None, tier_models: Mapping[str, str]) -> RuleRouter:
     return RuleRouter.from_yaml(path, tier_models) if path else RuleRouter.default(tier_models)
-
-
-def guard_result_of(detectors: tuple[str, ...]) -> GuardResult:
-    """Rebuild the guard verdict from a decision's detector names, so the text is scanned once."""
-    if not detectors:
-        return CLEAN
-    flags: list[str] = []
-    floor: Risk = "low"
-    for name in detectors:
-        category = name.split(".", 1)[0]
-        if category not in flags:
-            flags.append(category)
-            category_floor = CATEGORY_FLOOR.get(category, "high")
-            if RISK_RANK[category_floor] > RISK_RANK[floor]:
-                floor = category_floor
-    return GuardResult(detectors=detectors, flags=tuple(flags), risk_floor=floor)
-
-
-def rules_decision(
-    rules: RuleRouter,
-    contracts: Any,
-    table: Any,
-    text: str,
-    feature: str | None,
-    guards: GuardResult,
-    state: SwitchState,
-) -> RouteDecision:
-    """The rule router's route under the same risk floors and switches as the learned policy."""
-    if state.force_mini:
-        return decide(None, feature, contracts, table, guards, state, text=text)
-    plan = plan_for(contracts, table, feature)
-    tier, rule_reason = rules.choose(text, feature)
-    code = reason_code_of(rule_reason)
-    notes: list[str] = []
-    if plan.contract_name == "default":
-        notes.append(f"contract:default (no contract for feature {feature!r})")
-    if guards.detectors:
-        notes.append("guards:" + ",".join(guards.detectors))
-    risk_rank = max(plan.contract_risk_rank, RISK_RANK[guards.risk_floor])
-    min_rank = plan.min_rank_by_risk[risk_rank]
-    chosen = TIER_RANK[tier]
-    if chosen < min_rank:
-        notes.append(f"risk_floor:{RISKS[risk_rank]} -> {tier} raised to {TIERS[min_rank]}")
-        chosen = min_rank
-    cap = state.cap_for(feature)
-    if cap is not None and TIER_RANK[cap] < chosen:
-        notes.append(f"tier_cap: {TIERS[chosen]} -> {cap} (switch)")
-        chosen = TIER_RANK[cap]
-        code = "tier_cap"
-    reason = "; ".join([f"rules {rule_reason}", *notes])
-    return RouteDecision(
-        tier=TIERS[chosen],
-        model=plan.models[chosen],
-        reason=reason,
-        policy=rules.policy_name,
-        feature=feature,
-        guards=guards.detectors,
-        reason_code=code,
-        risk_floor=RISKS[risk_rank],  # type: ignore[arg-type]
-        contract=plan.contract_name,
-        propensity=1.0,
-    )

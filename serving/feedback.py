@@ -1,42 +1,54 @@
-"""POST /feedback's work: attempt outcomes and corrections into files `tierwise train` ingests.
+"""POST /feedback's work: who may report what, once, at a bounded rate, and only if it is kept.
 
-Three append-only streams next to `decisions.jsonl` (TIERWISE_LOG_DIR):
+Streams next to `decisions.jsonl` (TIERWISE_LOG_DIR):
 
-- `outcomes.jsonl`: for each reported outcome, the request's decision record (schema v1) with
-  its `attempts`, `escalations`, `safety_flags` (the guards' and the caller's) and `labels` filled
-  in. It is validated as a `LogRecord` before it is queued, so it is always valid training input.
+- `outcomes.jsonl`: a `client`'s outcome joined to its decision record (schema v1, validated
+  as a `LogRecord` before it is queued), `meta.feedback_source` naming the caller.
+- `reviewed-outcomes.jsonl`: the same from a `reviewer`, whose labels are a human review. Pass
+  it first to `tierwise train --logs`, so that a reviewed record wins over a client's.
 - `corrections.jsonl`: `CorrectionEvent`s as sent, the stream `--corrections` joins on request_id.
-- `unmatched-outcomes.jsonl`: outcomes whose decision is no longer in memory (older than the
-  last TIERWISE_FEEDBACK_WINDOW decisions, or from before a restart), kept with their request_id
-  so they can be joined with `decisions.jsonl` later; nothing reported is thrown away.
+- `unmatched-outcomes.jsonl`: outcomes whose decision is no longer in memory, with their source.
 
-Train on `outcomes.jsonl` + `corrections.jsonl`. `decisions.jsonl` holds every decision (the
-audit trail, and the denominator for shadow/A-B analysis); it is valid schema v1 too, but do not
-pass it together with `outcomes.jsonl`: the same request_id would appear twice and ingestion keeps
-only the first.
+Each caller is one identity (its token). An outcome is idempotent per (request_id, caller): the
+same outcome again answers `duplicate` and writes nothing, a different one is 409. Another
+caller's outcome for the same request is its own record. A call is accepted only when every log
+it needs is writing and has room: otherwise 503 and nothing is queued, so "recorded" means queued
+to a healthy writer (written within one pass of its thread; no fsync).
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from limits import parse as parse_rate
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
 from classifier.logschema import LogRecord
-from serving.decision_log import DecisionLog, JsonlWriter, rfc3339
+from serving.decision_log import DecisionLog, rfc3339
 from serving.errors import ApiError
+from serving.jsonl import JsonlWriter
 from serving.metrics import Metrics
 from serving.schemas import FeedbackRequest, OutcomeIn
+from serving.settings import FeedbackCaller
+
+HUMAN_REVIEW = "human_review"
 
 
 class FeedbackRecorder:
-    """Joins outcomes to recent decisions and queues the three feedback streams."""
+    """Checks, joins and queues feedback; a refusal raises ApiError before anything is queued."""
 
     OUTCOMES = "outcomes.jsonl"
+    REVIEWED = "reviewed-outcomes.jsonl"
     CORRECTIONS = "corrections.jsonl"
     UNMATCHED = "unmatched-outcomes.jsonl"
 
@@ -45,81 +57,217 @@ class FeedbackRecorder:
         decisions: DecisionLog,
         metrics: Metrics,
         *,
-        max_queue: int = 100_000,
+        callers: Mapping[str, FeedbackCaller],
+        rate_limit: str = "6000/minute",
+        max_queue_bytes: int = 64 << 20,
         rotate_bytes: int = 0,
     ) -> None:
         self.decisions = decisions
         self.metrics = metrics
+        self.callers = dict(callers)
         folder = decisions.dir
 
         def writer(name: str) -> JsonlWriter:
-            return JsonlWriter(folder / name, max_queue=max_queue, rotate_bytes=rotate_bytes)
+            w = JsonlWriter(
+                folder / name, max_queue_bytes=max_queue_bytes, rotate_bytes=rotate_bytes
+            )
+            w.start()
+            return w
 
         self.outcomes = writer(self.OUTCOMES)
+        self.reviewed = writer(self.REVIEWED)
         self.corrections = writer(self.CORRECTIONS)
         self.unmatched = writer(self.UNMATCHED)
-        self._reported: OrderedDict[str, None] = OrderedDict()
+        self._rate = parse_rate(rate_limit)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._seen: OrderedDict[tuple[str, ...], str] = OrderedDict()
         self._window = decisions.recent.max_entries
         self._lock = threading.Lock()
 
     def writers(self) -> dict[str, JsonlWriter]:
-        return {"outcomes": self.outcomes, "corrections": self.corrections,
-                "unmatched": self.unmatched}  # fmt: skip
+        return {"outcomes": self.outcomes, "reviewed": self.reviewed,
+                "corrections": self.corrections, "unmatched": self.unmatched}  # fmt: skip
 
     def close(self) -> None:
         for w in self.writers().values():
             w.close()
 
-    def record(self, request: FeedbackRequest) -> dict[str, Any]:
-        """Validate and join everything first, then queue: a 4xx writes nothing."""
+    def check_rate(self, caller: str, entries: int) -> None:
+        """429 when `caller` has sent more entries than the limit within its window."""
+        cost = max(1, entries)
+        if cost > self._rate.amount:
+            raise ApiError(
+                413,
+                "batch_too_large",
+                f"{entries} entries in one call exceed the feedback rate limit of {self._rate} "
+                "(TIERWISE_FEEDBACK_RATE_LIMIT); split them over several calls",
+            )
+        if self._limiter.hit(self._rate, caller, cost=cost):
+            return
+        reset = self._limiter.get_window_stats(self._rate, caller).reset_time
+        wait = max(1, math.ceil(reset - time.time()))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"caller {caller!r} is over its feedback rate of {self._rate} entries "
+            f"(TIERWISE_FEEDBACK_RATE_LIMIT); retry in {wait} s; nothing in this call was "
+            "recorded",
+            headers={"Retry-After": str(wait)},
+        )
+
+    def record(self, request: FeedbackRequest, caller: str) -> dict[str, Any]:
+        """Check permissions, duplicates and log health, then queue; a refusal writes nothing."""
+        role = self.callers[caller].role
+        outcomes = [self._permitted(o, caller, role, i) for i, o in enumerate(request.outcomes)]
         now = rfc3339(time.time())
         with self._lock:
-            self._refuse_duplicates(request.outcomes)
-            joined = [(o, self._joined(o, now)) for o in request.outcomes]
-            for outcome, _ in joined:
-                self._reported[outcome.request_id] = None
-            while len(self._reported) > self._window:
-                self._reported.popitem(last=False)
-        results = []
-        for outcome, record in joined:
-            if record is None:
-                payload = outcome.model_dump(mode="json", by_alias=True)
-                self.unmatched.write({"received_at": now, "outcome": payload})
-                status = "unmatched"
-            else:
-                self.outcomes.write(record)
-                status = "recorded"
-            self.metrics.feedback_outcomes.labels(status).inc()
-            for escalation in outcome.escalations:
-                self.metrics.escalations.labels(escalation.from_tier, escalation.to).inc()
-            results.append({"request_id": outcome.request_id, "status": status})
-        corrections = []
-        for event in request.corrections:
-            self.corrections.write(event.model_dump(mode="json"))
-            self.metrics.corrections.labels(event.kind).inc()
-            known = self.decisions.recent.get(event.request_id) is not None
-            corrections.append(
-                {"request_id": event.request_id, "status": "recorded", "known": known}
-            )
-        return {"outcomes": results, "corrections": corrections}
+            planned = [self._plan_outcome(o, caller, role, now) for o in self._once(outcomes)]
+            in_call: set[tuple[str, ...]] = set()
+            for event in request.corrections:
+                body = event.model_dump(mode="json")
+                key = ("correction", event.request_id, caller, body["kind"], body["ts"])
+                if key in self._seen or key in in_call:
+                    planned.append(_Entry(event.request_id, "duplicate"))
+                else:
+                    in_call.add(key)
+                    line = orjson.dumps(body) + b"\n"
+                    planned.append(
+                        _Entry(event.request_id, "recorded", key, "", self.corrections, line)
+                    )
+            self._check_writers(planned)
+            results = [self._queue(entry) for entry in planned]
+        outcome_results, correction_results = results[: len(outcomes)], results[len(outcomes) :]
+        for outcome, result in zip(outcomes, outcome_results, strict=True):
+            self.metrics.feedback_outcomes.labels(result["status"]).inc()
+            if result["status"] in ("recorded", "unmatched"):
+                for escalation in outcome.escalations:
+                    self.metrics.escalations.labels(escalation.from_tier, escalation.to).inc()
+        for event, result in zip(request.corrections, correction_results, strict=True):
+            if result["status"] == "recorded":
+                self.metrics.corrections.labels(event.kind).inc()
+            result["known"] = self.decisions.recent.get(event.request_id) is not None
+        self._raise_if_lost(outcome_results, correction_results)
+        return {"outcomes": outcome_results, "corrections": correction_results}
 
-    def _refuse_duplicates(self, outcomes: list[OutcomeIn]) -> None:
-        seen: set[str] = set()
-        again = []
-        for outcome in outcomes:
-            rid = outcome.request_id
-            if rid in seen or rid in self._reported:
-                again.append(rid)
-            seen.add(rid)
+    def _once(self, outcomes: list[OutcomeIn]) -> list[OutcomeIn]:
+        ids = [o.request_id for o in outcomes]
+        again = sorted({rid for rid in ids if ids.count(rid) > 1})
         if again:
             raise ApiError(
                 409,
                 "duplicate_feedback",
-                f"outcomes for request_id {sorted(set(again))} were already reported; send all "
-                "attempts of a request in one outcome (nothing in this call was recorded)",
+                f"request_id {again} appear more than once in this call; send all attempts of a "
+                "request in one outcome (nothing in this call was recorded)",
+            )
+        return outcomes
+
+    def _plan_outcome(self, outcome: OutcomeIn, caller: str, role: str, now: str) -> _Entry:
+        rid = outcome.request_id
+        payload = outcome.model_dump(mode="json", by_alias=True)
+        digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        key = ("outcome", rid, caller)
+        known = self._seen.get(key)
+        if known == digest:
+            return _Entry(rid, "duplicate")
+        if known is not None:
+            raise ApiError(
+                409,
+                "conflicting_feedback",
+                f"caller {caller!r} already reported a different outcome for request_id {rid!r}; "
+                "an outcome is final (an exact repeat answers `duplicate`); nothing in this call "
+                "was recorded",
+            )
+        record = self._joined(outcome, now, caller, role)
+        if record is None:
+            line = orjson.dumps({"received_at": now, "source": caller, "outcome": payload})
+            return _Entry(rid, "unmatched", key, digest, self.unmatched, line + b"\n")
+        target = self.reviewed if role == "reviewer" else self.outcomes
+        return _Entry(rid, "recorded", key, digest, target, orjson.dumps(record) + b"\n")
+
+    # steps ------------------------------------------------------------------------------------
+
+    def _permitted(self, outcome: OutcomeIn, caller: str, role: str, index: int) -> OutcomeIn:
+        labels = outcome.labels
+        if labels is None:
+            return outcome
+        if role != "reviewer":
+            raise ApiError(
+                403,
+                "labels_not_allowed",
+                f"outcomes.{index}.labels: caller {caller!r} has role {role!r}, which may send "
+                "outcomes and corrections but not labels; labels come from a caller with role "
+                "`reviewer` (TIERWISE_FEEDBACK_CALLERS); nothing in this call was recorded",
+            )
+        if labels.source not in (None, HUMAN_REVIEW):
+            raise ApiError(
+                403,
+                "labels_not_allowed",
+                f"outcomes.{index}.labels.source is {labels.source!r}; a reviewer's labels are a "
+                f"human review: send source {HUMAN_REVIEW!r} or leave it out",
+            )
+        if labels.source is None:
+            return outcome.model_copy(
+                update={"labels": labels.model_copy(update={"source": HUMAN_REVIEW})}
+            )
+        return outcome
+
+    def _check_writers(self, planned: list[_Entry]) -> None:
+        need: dict[str, int] = {}
+        writers: dict[str, JsonlWriter] = {}
+        for entry in planned:
+            if entry.writer is not None:
+                name = entry.writer.path.name
+                need[name] = need.get(name, 0) + len(entry.line)
+                writers[name] = entry.writer
+        for name, nbytes in need.items():
+            writer = writers[name]
+            if not writer.ok:
+                reason = f"the log {name} cannot be written: {writer.error}"
+            elif not writer.has_room(nbytes):
+                reason = f"the queue of {name} is full ({writer.queued_bytes()} bytes waiting)"
+            else:
+                continue
+            raise ApiError(
+                503,
+                "log_unavailable",
+                f"{reason}; nothing in this call was recorded, retry later",
+                headers={"Retry-After": "5"},
             )
 
-    def _joined(self, outcome: OutcomeIn, now: str) -> dict[str, Any] | None:
+    def _queue(self, entry: _Entry) -> dict[str, Any]:
+        status = entry.status
+        if entry.writer is not None:
+            if entry.writer.write_line(entry.line):
+                self._remember(entry.key, entry.digest)
+            else:
+                status = "not_kept"
+        return {"request_id": entry.request_id, "status": status}
+
+    def _remember(self, key: tuple[str, ...], digest: str) -> None:
+        self._seen[key] = digest
+        while len(self._seen) > self._window:
+            self._seen.popitem(last=False)
+
+    def _raise_if_lost(self, outcomes: list[Any], corrections: list[Any]) -> None:
+        lost = [
+            {"loc": f"{kind}.{i}", "msg": f"{r['request_id']}: not kept", "type": "not_kept"}
+            for kind, results in (("outcomes", outcomes), ("corrections", corrections))
+            for i, r in enumerate(results)
+            if r["status"] == "not_kept"
+        ]
+        if lost:
+            raise ApiError(
+                503,
+                "not_kept",
+                f"{len(lost)} entries could not be queued (a log filled up meanwhile); the others "
+                "were recorded; resend the call: those answer `duplicate`",
+                errors=lost,
+                headers={"Retry-After": "5"},
+            )
+
+    def _joined(
+        self, outcome: OutcomeIn, now: str, caller: str, role: str
+    ) -> dict[str, Any] | None:
         base = self.decisions.recent.get(outcome.request_id)
         if base is None:
             return None
@@ -130,7 +278,12 @@ class FeedbackRecorder:
             "escalations": [e.model_dump(mode="json", by_alias=True) for e in outcome.escalations],
             "safety_flags": flags,
             "labels": outcome.labels.model_dump(mode="json") if outcome.labels else None,
-            "meta": {**base["meta"], "feedback_received_at": now},
+            "meta": {
+                **base["meta"],
+                "feedback_received_at": now,
+                "feedback_source": caller,
+                "feedback_role": role,
+            },  # fmt: skip
         }
         try:
             LogRecord.model_validate_json(orjson.dumps(record), strict=True)
@@ -144,3 +297,15 @@ class FeedbackRecorder:
                 f"({where}: {first['msg']}); nothing in this call was recorded",
             ) from exc
         return record
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One feedback entry, planned: what to answer and, unless a duplicate, what to queue where."""
+
+    request_id: str
+    status: str
+    key: tuple[str, ...] = ()
+    digest: str = ""
+    writer: JsonlWriter | None = None
+    line: bytes = b""

@@ -19,8 +19,9 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from classifier.switches import Switches
     from serving.cache import DecisionCache
-    from serving.decision_log import JsonlWriter
+    from serving.jsonl import JsonlWriter
     from serving.model_store import LoadedModel
+    from serving.offload import Offloader
 
 # Sub-millisecond buckets: the classify path is hundreds of microseconds, so the default
 # Prometheus buckets (5 ms and up) would put every request in the first one.
@@ -79,6 +80,16 @@ class Metrics:
             "bundle loads refused (broken, mismatched, unreachable); the old model kept serving",
             registry=r,
         )
+        self.model_load_failing = Gauge(
+            "tierwise_model_load_failing",
+            "1 while the source names a bundle that cannot be loaded (an older one may serve)",
+            registry=r,
+        )
+        self.model_load_attempts = Gauge(
+            "tierwise_model_load_attempts",
+            "failed attempts to load the current target so far (0 when it loaded)",
+            registry=r,
+        )
         self.model_info = Gauge(
             "tierwise_model_info",
             "the model being served (value 1)",
@@ -116,14 +127,25 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.feedback_refused = Counter(
+            "tierwise_feedback_refused",
+            "POST /feedback calls refused, by error code (unauthorized, rate_limited, ...)",
+            ["reason"],
+            registry=r,
+        )
 
-    def bind_switches(self, switches: Switches, experiment: dict[str, Any]) -> None:
+    def bind_switches(
+        self, switches: Callable[[], Switches], experiment: Callable[[], dict[str, Any]]
+    ) -> None:
         """Switch gauges and the experiment's settings, read at scrape time."""
         self.registry.register(_SwitchCollector(switches, experiment))
 
     def bind_logs(self, writers: Callable[[], dict[str, JsonlWriter]]) -> None:
         """Log writers' counters (written, dropped, failed, queued), read at scrape time."""
         self.registry.register(_LogCollector(writers))
+
+    def bind_offloader(self, offloader: Offloader) -> None:
+        self.registry.register(_OffloadCollector(offloader))
 
     def bind_cache(self, cache: DecisionCache) -> None:
         """Export the cache's own counters at scrape time: one source of truth, no hot-path cost."""
@@ -157,17 +179,39 @@ class _CacheCollector(Collector):
             "tierwise_decision_cache_hit_ratio", "hits / (hits + misses) since start", c.hit_ratio()
         )
         yield GaugeMetricFamily("tierwise_decision_cache_entries", "entries held", len(c))
+        yield GaugeMetricFamily(
+            "tierwise_decision_cache_bytes", "bytes held (as the cache counts them)", c.nbytes
+        )
+
+
+class _OffloadCollector(Collector):
+    def __init__(self, offloader: Offloader) -> None:
+        self.offloader = offloader
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        o = self.offloader
+        yield GaugeMetricFamily(
+            "tierwise_offload_pending", "long requests in or waiting for a worker", o.pending
+        )
+        yield CounterMetricFamily(
+            "tierwise_offload_over_budget", "requests answered 503 over_budget", o.over_budget
+        )
+        yield CounterMetricFamily(
+            "tierwise_offload_overloaded", "requests answered 503 overloaded", o.overloaded
+        )
 
 
 class _SwitchCollector(Collector):
     """What operators have switched, as gauges (one series per killed or capped feature)."""
 
-    def __init__(self, switches: Switches, experiment: dict[str, Any]) -> None:
+    def __init__(
+        self, switches: Callable[[], Switches], experiment: Callable[[], dict[str, Any]]
+    ) -> None:
         self.switches = switches
         self.experiment = experiment
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        state = self.switches.state
+        state = self.switches().state
         yield GaugeMetricFamily(
             "tierwise_switch_force_mini", "1 while the emergency force_mini switch is on",
             float(state.force_mini),
@@ -185,13 +229,16 @@ class _SwitchCollector(Collector):
             caps.add_metric([feature, tier], 1.0)
         yield caps
         yield GaugeMetricFamily(
-            "tierwise_switch_version", "switch changes since start", float(state.version)
+            "tierwise_switch_version",
+            "switch changes so far (kept across restarts)",
+            float(state.version),
         )
         names = ["mode", "shadow_serve", "ab_learned_share"]
         info = GaugeMetricFamily(
             "tierwise_experiment_info", "the policy mode in force (value 1)", labels=names
         )
-        values = [self.experiment.get(k) for k in names]
+        experiment = self.experiment()
+        values = [experiment.get(k) for k in names]
         info.add_metric(["" if v is None else str(v) for v in values], 1.0)
         yield info
 
@@ -215,12 +262,27 @@ class _LogCollector(Collector):
                 "tierwise_log_records_failed", "records lost to write errors", labels=["stream"]
             ),
         }
+        families["errors"] = CounterMetricFamily(
+            "tierwise_log_write_errors",
+            "failed attempts to open or write a log file (each retry counts)",
+            labels=["stream"],
+        )
         queued = GaugeMetricFamily(
             "tierwise_log_queue_depth", "records waiting for the writer", labels=["stream"]
+        )
+        queued_bytes = GaugeMetricFamily(
+            "tierwise_log_queue_bytes", "bytes waiting for the writer", labels=["stream"]
+        )
+        up = GaugeMetricFamily(
+            "tierwise_log_writer_up",
+            "1 while the writer can write its file, 0 while it fails and retries",
+            labels=["stream"],
         )
         for stream, writer in writers.items():
             for attr, family in families.items():
                 family.add_metric([stream], float(getattr(writer, attr)))
             queued.add_metric([stream], float(writer.depth()))
+            queued_bytes.add_metric([stream], float(writer.queued_bytes()))
+            up.add_metric([stream], float(writer.ok))
         yield from families.values()
-        yield queued
+        yield from (queued, queued_bytes, up)

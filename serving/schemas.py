@@ -138,7 +138,9 @@ class BatchRequest(BaseModel):
 
 
 class RouteOut(BaseModel):
-    """The route decision (classifier.decision); absent when the decision layer is not installed."""
+    """The served route decision (classifier.policies): the learned or the rules policy's."""
+
+    model_config = ConfigDict(extra="forbid")
 
     tier: str
     model: str
@@ -152,20 +154,27 @@ class RouteOut(BaseModel):
 
 
 class ProvenanceOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     model_name: str
     model_version: str
     bundle_hash: str
     taxonomy_version: str
-    tokens_used: int
-    truncated: bool
+    tokens_used: int | None = Field(description="tokens the model read; null: not consulted")
+    truncated: bool | None = Field(description="whether the text was cut; null: not consulted")
     context_chars: int = Field(description="characters of earlier chat turns included")
     cached: bool
 
 
 class ClassifyResponse(BaseModel):
-    """What /classify returns (documented here; serialised directly with orjson)."""
+    """What /classify returns (rendered by serving.answer.render, serialised with orjson).
+
+    Closed (no other keys), so that a test can validate real responses against the OpenAPI
+    document (tests/serving/test_serving_schema.py).
+    """
 
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -203,20 +212,22 @@ class ClassifyResponse(BaseModel):
                     },
                 }
             ]
-        }
+        },
     )
 
     request_id: str
     feature: str | None
-    intent: str
-    intent_probs: dict[str, float]
-    risk: str
-    risk_probs: dict[str, float]
-    tier: str
-    tier_ok_probs: dict[str, float]
+    # The prediction is null when the model was not consulted: force_mini, or the feature's
+    # kill switch (docs/serving.md).
+    intent: str | None
+    intent_probs: dict[str, float] | None
+    risk: str | None
+    risk_probs: dict[str, float] | None
+    tier: str | None
+    tier_ok_probs: dict[str, float] | None
     abstain: bool
     abstain_reason: str | None
-    route: RouteOut | None
+    route: RouteOut
     arm: str | None = Field(
         default=None, description="A/B arm (`learned` or `rules`) in ab mode, else null"
     )
@@ -225,6 +236,8 @@ class ClassifyResponse(BaseModel):
 
 
 class BatchResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: list[ClassifyResponse]
 
 
@@ -297,6 +310,25 @@ class FeedbackRequest(BaseModel):
         return self
 
 
+def _no_by(data: Any) -> Any:
+    if isinstance(data, dict) and "by" in data:
+        raise ValueError(
+            "`by` is not accepted: the audit names the identity of the bearer token "
+            "(TIERWISE_ADMIN_TOKENS); put free text in `note`"
+        )
+    return data
+
+
+class ExperimentSettings(BaseModel):
+    """Policy mode at run time; a key left out keeps its value (PATCH) or its TIERWISE_ default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["learned", "rules", "shadow", "ab"] | None = None
+    shadow_serve: Literal["learned", "rules"] | None = None
+    ab_learned_share: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
+
+
 class SwitchesPatch(BaseModel):
     """A partial change: only the keys given change (PATCH /admin/switches)."""
 
@@ -309,15 +341,24 @@ class SwitchesPatch(BaseModel):
     caps: dict[str, Tier | None] = Field(
         default_factory=dict, description="feature (or '*') -> max tier, or null to lift"
     )
-    by: StrictStr | None = Field(default=None, max_length=100, description="who, for the audit")
+    experiment: ExperimentSettings | None = Field(
+        default=None, description="policy mode changes; keys left out keep their value"
+    )
+    note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")
+
+    _by = model_validator(mode="before")(_no_by)
 
 
 class SwitchesPut(BaseModel):
-    """The whole switch state (PUT /admin/switches): anything not listed is switched off."""
+    """The whole switch state (PUT /admin/switches): anything not listed is switched off, and
+    an experiment left out goes back to the TIERWISE_ settings."""
 
     model_config = ConfigDict(extra="forbid")
 
     force_mini: StrictBool = False
     killed: list[StrictStr] = Field(default_factory=list)
     caps: dict[str, Tier] = Field(default_factory=dict)
-    by: StrictStr | None = Field(default=None, max_length=100, description="who, for the audit")
+    experiment: ExperimentSettings | None = None
+    note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")
+
+    _by = model_validator(mode="before")(_no_by)

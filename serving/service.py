@@ -1,6 +1,11 @@
-"""One classification from validated input to response dict: cache, model, abstain, route, metrics.
+"""One classification from validated input to a `Reply`: cache, model, policies, log, metrics.
 
-Kept free of HTTP so that routes stay a few lines and the logic is testable without a server.
+Free of HTTP: it raises its own errors (`serving.errors.NotReady`, `UnknownFeature`), which the
+app maps to statuses at the edge, and returns frozen values (`serving.answer`) that the route
+renders. Every route decision is the classifier's (`classifier.policies`): the learned policy
+always, the rules policy when the policy mode may serve or shadow it. The switches are read
+once per request (or batch), and the model is called only when the learned policy reads it:
+never under force_mini or the feature's kill switch.
 """
 
 from __future__ import annotations
@@ -9,13 +14,17 @@ import logging
 import uuid
 from typing import Any
 
+from classifier.abstain import Margins
+from classifier.contracts import load_contracts, load_routing_table
+from classifier.guards import scan
+from classifier.policies import LearnedPolicy, RulesPolicy
 from classifier.prediction import Prediction
-from classifier.routing import RouteDecision
-from serving.cache import DecisionCache, normalise
-from serving.decision_log import DecisionLog, decision_record, shadow_meta
-from serving.decisions import Decider, escalate
-from serving.errors import ApiError
-from serving.experiment import Experiment, guard_result_of, load_rules, rules_decision
+from classifier.switches import Switches, SwitchState
+from serving.answer import Answer, Provenance, Reply, log_record
+from serving.cache import CacheKey, DecisionCache, normalise
+from serving.decision_log import DecisionLog
+from serving.errors import NotReady, UnknownFeature
+from serving.experiment import Experiment, load_rules
 from serving.feedback import FeedbackRecorder
 from serving.inputs import ClassifyInput
 from serving.metrics import Metrics
@@ -26,55 +35,58 @@ log = logging.getLogger(__name__)
 
 
 class ClassifyService:
-    """Turns inputs into response dicts; raises ApiError (503, 422) at the edge cases."""
+    """Turns inputs into replies; `switches` and `experiment` are swapped whole by the admin."""
 
     def __init__(
-        self,
-        settings: ServingSettings,
-        store: ModelStore,
-        cache: DecisionCache,
-        metrics: Metrics,
-        decider: Decider,
+        self, settings: ServingSettings, store: ModelStore, cache: DecisionCache, metrics: Metrics
     ) -> None:
         self.settings = settings
         self.store = store
         self.cache = cache
         self.metrics = metrics
-        self.decider = decider
-        self._intent_margin = settings.abstain_intent_margin
-        self._tier_margin = settings.abstain_tier_margin
+        self.contracts = load_contracts(settings.contracts_path)
+        self.known_features = frozenset(self.contracts.names)
+        self.table = load_routing_table(settings.routing_table_path)
+        self.switches = Switches()  # replaced by serving/switchboard.py, never mutated here
+        self.router = load_rules(settings.rules_path, self.table.tier_models)
+        margins = Margins(settings.abstain_intent_margin, settings.abstain_tier_margin)
+        self.learned = LearnedPolicy(self.contracts, self.table, rules=self.router, margins=margins)
         self.experiment = Experiment(
             settings.policy_mode,
             shadow_serve=settings.shadow_serve,
             learned_share=settings.ab_learned_share,
             salt=settings.ab_salt,
         )
-        self.rules = None
-        if self.experiment.needs_rules:
-            if not decider.available:
-                raise RuntimeError(
-                    f"TIERWISE_POLICY_MODE={settings.policy_mode} needs classifier.decision and "
-                    "classifier.contracts; install them or use policy_mode=learned"
-                )
-            self.rules = load_rules(settings.rules_path, decider.table.tier_models)
+        self.rules: RulesPolicy | None = None
+        self.ensure_rules(self.experiment)
         self.decision_log: DecisionLog | None = None
         self.feedback: FeedbackRecorder | None = None
         if settings.log_dir is not None:
             self.decision_log = DecisionLog(
                 settings.log_dir,
-                max_queue=settings.log_queue_size,
+                max_queue_bytes=settings.log_queue_bytes,
                 rotate_bytes=settings.log_rotate_bytes,
                 window=settings.feedback_window,
             )
             self.feedback = FeedbackRecorder(
                 self.decision_log,
                 metrics,
-                max_queue=settings.log_queue_size,
+                callers=settings.feedback_callers,
+                rate_limit=settings.feedback_rate_limit,
+                max_queue_bytes=settings.log_queue_bytes,
                 rotate_bytes=settings.log_rotate_bytes,
             )
-        if decider.switches is not None:
-            metrics.bind_switches(decider.switches, self.experiment.describe())
+        # Read at scrape time: the admin swaps both objects (serving/switchboard.py).
+        metrics.bind_switches(lambda: self.switches, lambda: self.experiment.describe())
         metrics.bind_logs(self.log_writers)
+
+    def is_known(self, feature: str | None) -> bool:
+        return feature is not None and feature in self.known_features
+
+    def ensure_rules(self, experiment: Experiment) -> None:
+        """Bind the rules policy before a mode that needs it is switched on (at start or later)."""
+        if experiment.needs_rules and self.rules is None:
+            self.rules = RulesPolicy(self.router, self.contracts, self.table)
 
     def log_writers(self) -> dict[str, Any]:
         if self.decision_log is None or self.feedback is None:
@@ -91,248 +103,149 @@ class ClassifyService:
     def model(self) -> LoadedModel:
         model = self.store.current
         if model is None:
-            reason = self.store.last_error or "no bundle configured (set TIERWISE_BUNDLE_PATH)"
-            raise ApiError(
-                503, "not_ready", f"no model is loaded: {reason}", headers={"Retry-After": "5"}
+            raise NotReady(
+                self.store.last_error or "no bundle configured (set TIERWISE_BUNDLE_PATH)"
             )
         return model
 
-    def _epoch(self, model: LoadedModel) -> str:
-        """Cache namespace: bundle and switch version (a flipped switch changes routes)."""
-        return f"{model.bundle_hash}:{model.version}:{self.decider.policy_version()}"
-
-    def _feature_notes(self, feature: str | None) -> list[str]:
-        if feature is None or self.decider.is_known(feature):
-            return []
+    def _notes(self, feature: str | None) -> tuple[str, ...]:
+        if feature is None or feature in self.known_features:
+            return ()
         if self.settings.unknown_feature == "reject":
-            known = ", ".join(sorted(self.decider.known_features))
-            raise ApiError(
-                422,
-                "unknown_feature",
-                f"feature {feature!r} has no contract; use one of: {known}",
-            )
-        return [f"feature {feature!r} has no contract; the default contract was used"]
+            raise UnknownFeature(feature, sorted(self.known_features))
+        return (f"feature {feature!r} has no contract; the default contract was used",)
 
-    def classify(self, item: ClassifyInput) -> dict[str, Any]:
+    def classify(self, item: ClassifyInput) -> Reply:
+        """One request (the common case, kept free of the batch's bookkeeping)."""
         model = self.model()
-        return self._one(model, item, normalise(item.text), self._feature_notes(item.feature))
+        notes = self._notes(item.feature)
+        experiment, rules, state = self._read()
+        epoch = _epoch(model, state, rules)
+        text = normalise(item.text)
+        key = self.cache.key(epoch, text, item.feature)
+        answer: Answer | None = self.cache.get(key)
+        cached = answer is not None
+        if answer is None:
+            prediction = None
+            if self.learned.needs_model(item.feature, state):
+                prediction = model.classifier.classify(text, feature=item.feature)
+            answer = self._answer(model, prediction, item.feature, text, state, rules)
+            self.cache.put(key, answer)
+        reply = self._reply(answer, item, notes, cached, experiment)
+        self._record(reply, text, experiment, state)
+        return reply
 
-    def classify_many(self, items: list[ClassifyInput]) -> list[dict[str, Any]]:
-        """Cache hits answered directly, the misses in one `classify_batch` call."""
+    def classify_many(self, items: list[ClassifyInput]) -> list[Reply]:
+        """Cache hits answered directly, the misses that need the model in one batch call."""
         model = self.model()
-        notes = [self._feature_notes(item.feature) for item in items]
+        notes = [self._notes(item.feature) for item in items]  # a refusal before any work
+        experiment, rules, state = self._read()
+        epoch = _epoch(model, state, rules)
         texts = [normalise(item.text) for item in items]
-        results: list[dict[str, Any] | None] = []
-        misses: list[int] = []
-        epoch = self._epoch(model)
+        keys: list[CacheKey] = []
+        answers: list[Answer | None] = []
+        for item, text in zip(items, texts, strict=True):
+            keys.append(self.cache.key(epoch, text, item.feature))
+            answers.append(self.cache.get(keys[-1]))
+        hits = {i for i, answer in enumerate(answers) if answer is not None}
+        missed = [i for i in range(len(items)) if i not in hits]
+        predictions = self._predict(
+            model, state, [items[i] for i in missed], [texts[i] for i in missed]
+        )
+        for index, prediction in zip(missed, predictions, strict=True):
+            answer = self._answer(
+                model, prediction, items[index].feature, texts[index], state, rules
+            )
+            self.cache.put(keys[index], answer)
+            answers[index] = answer
+        replies = []
         for index, item in enumerate(items):
-            hit = self.cache.get((epoch, texts[index], item.feature))
-            if hit is None:
-                misses.append(index)
-            results.append(hit)
-        missed = set(misses)
-        if misses:
-            predictions = model.classifier.classify_batch(
-                [texts[i] for i in misses], [items[i].feature for i in misses]
-            )
-            for index, prediction in zip(misses, predictions, strict=True):
-                body = self._build(model, prediction, items[index].feature, texts[index])
-                self.cache.put((epoch, texts[index], items[index].feature), body)
-                results[index] = body
-        return [
-            self._finish(model, body, item, index not in missed, note, texts[index])
-            for index, (body, item, note) in enumerate(zip(results, items, notes, strict=True))
-            if body is not None
+            done = answers[index]
+            assert done is not None  # every miss was answered above
+            reply = self._reply(done, item, notes[index], index in hits, experiment)
+            self._record(reply, texts[index], experiment, state)
+            replies.append(reply)
+        return replies
+
+    def _read(self) -> tuple[Experiment, RulesPolicy | None, SwitchState]:
+        """One read of each for a whole call; the experiment first, because the admin binds the
+        rules policy before it switches on a mode that serves it."""
+        experiment = self.experiment
+        return experiment, self.rules, self.switches.state
+
+    def _predict(
+        self, model: LoadedModel, state: SwitchState, items: list[ClassifyInput], texts: list[str]
+    ) -> list[Prediction | None]:
+        """Predictions for the texts whose decision reads the model; None for the others."""
+        wanted = [
+            i for i, item in enumerate(items) if self.learned.needs_model(item.feature, state)
         ]
-
-    def _one(
-        self, model: LoadedModel, item: ClassifyInput, text: str, notes: list[str]
-    ) -> dict[str, Any]:
-        key = (self._epoch(model), text, item.feature)
-        body = self.cache.get(key)
-        cached = body is not None
-        if body is None:
-            prediction = model.classifier.classify(text, feature=item.feature)
-            body = self._build(model, prediction, item.feature, text)
-            self.cache.put(key, body)
-        return self._finish(model, body, item, cached, notes, text)
-
-    def _build(
-        self, model: LoadedModel, p: Prediction, feature: str | None, text: str
-    ) -> dict[str, Any]:
-        """The cacheable part of a response: everything but request id, notes and `cached`."""
-        reasons, kinds = [], []
-        top_intent = p.intent_probs[p.intent]
-        if top_intent < self._intent_margin:
-            kinds.append("intent")
-            reasons.append(
-                f"top intent probability {top_intent:.3f} is below the margin {self._intent_margin}"
+        out: list[Prediction | None] = [None] * len(items)
+        if len(wanted) == 1:
+            i = wanted[0]
+            out[i] = model.classifier.classify(texts[i], feature=items[i].feature)
+        elif wanted:
+            made = model.classifier.classify_batch(
+                [texts[i] for i in wanted], [items[i].feature for i in wanted]
             )
-        tier_ok = p.tier_ok_probs[p.tier]
-        if tier_ok < self._tier_margin:
-            kinds.append("tier")
-            reasons.append(
-                f"P(ok) of tier {p.tier} is {tier_ok:.3f}, below the margin {self._tier_margin}"
-            )
-        abstain_reason = "; ".join(reasons) or None
-        decision = self.decider.decide(p, feature, text)
-        if decision is not None:
-            if abstain_reason is not None:
-                decision = escalate(decision, abstain_reason, self.decider.model_for)
-            elif decision.abstain:  # the contract's own margins (contracts.yaml `decision.abstain`)
-                kinds.append("decision")
-                abstain_reason = decision.reason.split("abstain: ", 1)[-1].split(";", 1)[0]
-        rules = None
-        if decision is not None and self.rules is not None:
-            rules = rules_decision(
-                self.rules,
-                self.decider.contracts,
-                self.decider.table,
-                text,
-                feature,
-                guard_result_of(decision.guards),
-                self.decider.switches.state,
-            )
-        return {
-            "_decisions": {"learned": decision, "rules": rules},
-            "_routes": {
-                "learned": _route_dict(decision) if decision is not None else None,
-                "rules": _route_dict(rules) if rules is not None else None,
-            },
-            "abstain_kind": "+".join(kinds),
-            "intent": p.intent,
-            "intent_probs": p.intent_probs,
-            "risk": p.risk,
-            "risk_probs": p.risk_probs,
-            "tier": p.tier,
-            "tier_ok_probs": p.tier_ok_probs,
-            "abstain": abstain_reason is not None,
-            "abstain_reason": abstain_reason,
-            "provenance": {
-                "model_name": model.name,
-                "model_version": p.model_version,
-                "bundle_hash": p.bundle_hash,
-                "taxonomy_version": p.taxonomy_version,
-                "tokens_used": p.tokens_used,
-                "truncated": p.truncated,
-            },
-        }
-
-    def _finish(
-        self,
-        model: LoadedModel,
-        body: dict[str, Any],
-        item: ClassifyInput,
-        cached: bool,
-        notes: list[str],
-        text: str,
-    ) -> dict[str, Any]:
-        metrics = self.metrics
-        known = self.decider.is_known(item.feature)
-        metrics.predictions.labels(
-            body["intent"],
-            body["risk"],
-            body["tier"],
-            metrics.feature_label(item.feature, known),
-            model.version,
-        ).inc()
-        if body["abstain"]:
-            metrics.abstentions.labels(body["abstain_kind"]).inc()
-        request_id = item.request_id or uuid.uuid4().hex
-        assignment = self.experiment.assign(request_id)
-        decisions = body["_decisions"]
-        served: RouteDecision | None = decisions[assignment.served]
-        shadow: RouteDecision | None = None
-        if served is not None:
-            metrics.decisions.labels(
-                served.tier, served.reason_code, assignment.arm or "none", served.policy
-            ).inc()
-            if assignment.shadow is not None:
-                shadow = decisions[assignment.shadow]
-                if shadow is not None and shadow.tier != served.tier:
-                    metrics.shadow_disagreements.labels(served.tier, shadow.tier).inc()
-        out = {
-            "request_id": request_id,
-            "feature": item.feature,
-            **body,
-            "route": body["_routes"][assignment.served],
-            "arm": assignment.arm,
-            "notes": notes,
-            "provenance": {
-                **body["provenance"],
-                "context_chars": item.context_chars,
-                "cached": cached,
-            },
-        }
-        del out["abstain_kind"], out["_decisions"], out["_routes"]
-        if self.decision_log is not None and served is not None:
-            self._log(model, out, served, shadow, decisions, assignment.arm_probability, text)
+            for i, prediction in zip(wanted, made, strict=True):
+                out[i] = prediction
         return out
 
-    def _log(
+    def _answer(
         self,
         model: LoadedModel,
-        out: dict[str, Any],
-        served: RouteDecision,
-        shadow: RouteDecision | None,
-        decisions: dict[str, RouteDecision | None],
-        arm_probability: float,
+        prediction: Prediction | None,
+        feature: str | None,
         text: str,
-    ) -> None:
-        """Queue the schema-v1 record; the file write happens in the log's own thread."""
-        arm = out["arm"]
-        propensity = 1.0
-        if arm is not None:
-            # P(this first tier) under the random arm: both arms agree, or only this one chose it.
-            learned, rules = decisions["learned"], decisions["rules"]
-            if learned is None or rules is None or learned.tier != rules.tier:
-                propensity = arm_probability
-        meta: dict[str, Any] = {
-            "mode": self.experiment.mode,
-            "reason_code": served.reason_code,
-            "model": served.model,
-            "contract": served.contract,
-            "abstain": out["abstain"],
-            "cached": out["provenance"]["cached"],
-            "bundle_hash": model.bundle_hash,
-            "switches_version": self.decider.policy_version(),
-            "prediction": {
-                "intent": out["intent"],
-                "risk": out["risk"],
-                "tier": out["tier"],
-                "tier_ok_probs": out["tier_ok_probs"],
-            },
-        }
-        if arm is not None:
-            meta["arm_probability"] = arm_probability
-        if shadow is not None:
-            meta["shadow"] = shadow_meta(shadow, served.tier)
-        decision_log = self.decision_log
-        if decision_log is None:
-            return
-        decision_log.append(
-            decision_record(
-                request_id=out["request_id"],
-                feature=out["feature"],
-                text=text,
-                served=served,
-                variant=arm,
-                propensity=propensity,
-                model_version=out["provenance"]["model_version"],
-                meta=meta,
-            )
-        )
+        state: SwitchState,
+        rules: RulesPolicy | None,
+    ) -> Answer:
+        """The cacheable part: each policy's decision on one scan of the guards."""
+        guards = scan(text)
+        learned = self.learned.decide(text, feature, prediction, guards=guards, switches=state)
+        ruled = None
+        if rules is not None:
+            ruled = rules.decide(text, feature, guards=guards, switches=state)
+        return Answer(prediction, learned, ruled, Provenance.of(model, prediction))
+
+    def _reply(
+        self,
+        answer: Answer,
+        item: ClassifyInput,
+        notes: tuple[str, ...],
+        cached: bool,
+        experiment: Experiment,
+    ) -> Reply:
+        request_id = item.request_id or uuid.uuid4().hex
+        assignment = experiment.assign(request_id)
+        served = answer.decision(assignment.served)
+        if served is None:  # the rules policy is bound before any mode that serves it
+            raise RuntimeError(f"policy {assignment.served!r} was not bound for this request")
+        shadow = answer.decision(assignment.shadow) if assignment.shadow is not None else None
+        return Reply(answer, request_id, item.feature, assignment, served, shadow, notes,
+                     item.context_chars, cached)  # fmt: skip
+
+    def _record(self, reply: Reply, text: str, experiment: Experiment, state: SwitchState) -> None:
+        """Metrics and the decision log, both from the reply that is returned."""
+        metrics, answer, served = self.metrics, reply.answer, reply.served
+        p = answer.prediction
+        if p is not None:
+            feature = metrics.feature_label(reply.feature, self.is_known(reply.feature))
+            model_version = answer.provenance.model_version
+            metrics.predictions.labels(p.intent, p.risk, p.tier, feature, model_version).inc()
+        if answer.learned.abstain_kind is not None:
+            metrics.abstentions.labels(answer.learned.abstain_kind).inc()
+        arm = reply.assignment.arm or "none"
+        metrics.decisions.labels(served.tier, served.reason_code, arm, served.policy).inc()
+        if reply.shadow is not None and reply.shadow.tier != served.tier:
+            metrics.shadow_disagreements.labels(served.tier, reply.shadow.tier).inc()
+        if self.decision_log is not None:
+            record = log_record(reply, text, mode=experiment.mode, switches_version=state.version)
+            self.decision_log.append(record)
 
 
-def _route_dict(decision: RouteDecision) -> dict[str, Any]:
-    return {
-        "tier": decision.tier,
-        "model": decision.model,
-        "reason": decision.reason,
-        "reason_code": decision.reason_code,
-        "policy": decision.policy,
-        "guards": list(decision.guards),
-        "risk_floor": decision.risk_floor,
-        "contract": decision.contract,
-        "expected_cost_usd": decision.expected_cost_usd,
-    }
+def _epoch(model: LoadedModel, state: SwitchState, rules: RulesPolicy | None) -> str:
+    """Cache namespace: the bundle, the switches (a flipped switch changes routes) and whether
+    the rules policy decides too (a mode switched on at run time may need its decision)."""
+    return f"{model.bundle_hash}:{model.version}:{state.version}:{rules is not None}"

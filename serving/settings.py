@@ -8,8 +8,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse as parse_rate
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FeedbackRole = Literal["client", "reviewer"]
+
+
+class FeedbackCaller(BaseModel):
+    """One caller of POST /feedback: its token and what it may send.
+
+    `client` (a router): attempt outcomes and corrections, no labels. `reviewer` (a human-review
+    tool): the same plus intent/risk labels, which are stored as `source: human_review`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretStr = Field(min_length=1)
+    role: FeedbackRole = "client"
 
 
 class ServingSettings(BaseSettings):
@@ -43,7 +59,24 @@ class ServingSettings(BaseSettings):
     )
     classify_offload: bool = Field(
         default=False,
-        description="run classify in the thread pool instead of inline (measured slower; see docs)",
+        description="run every classify in the worker threads, short texts too (measured slower)",
+    )
+    inline_max_chars: int = Field(
+        default=2048,
+        ge=0,
+        description="requests up to this many characters are classified on the event loop; "
+        "longer ones (and larger batches) in the worker threads",
+    )
+    classify_threads: int = Field(
+        default=2, ge=1, le=64, description="worker threads for long requests"
+    )
+    max_pending: int = Field(
+        default=64, ge=1, description="long requests waiting for a worker thread; beyond: 503"
+    )
+    request_budget_s: float = Field(
+        default=5.0,
+        gt=0.0,
+        description="seconds a long request may take in the worker threads; beyond: 503",
     )
     warmup_requests: int = Field(
         default=20, ge=0, le=10_000, description="classifications per load"
@@ -76,8 +109,17 @@ class ServingSettings(BaseSettings):
 
     # Decision cache and reload.
     cache_size: int = Field(default=4096, ge=0, description="decision cache entries (0: off)")
+    cache_max_bytes: int = Field(
+        default=64 << 20, ge=1024, description="decision cache bytes (least recently used go)"
+    )
     reload_interval_s: float = Field(
         default=5.0, ge=0.0, description="seconds between checks for a new bundle (0: never)"
+    )
+    reload_retry_base_s: float = Field(
+        default=1.0, gt=0.0, description="first wait before retrying a bundle that failed to load"
+    )
+    reload_retry_max_s: float = Field(
+        default=300.0, gt=0.0, description="longest wait between retries (the wait doubles)"
     )
 
     # Decision-layer inputs (None: the packaged defaults).
@@ -85,7 +127,29 @@ class ServingSettings(BaseSettings):
     routing_table_path: Path | None = None
 
     admin_token: SecretStr | None = Field(
-        default=None, description="bearer token for admin endpoints (none: admin disabled)"
+        default=None, description="bearer token for admin endpoints, identity `admin`"
+    )
+    admin_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="more admin identities, name -> token (JSON); the audit names who changed what",
+    )
+    switches_path: Path | None = Field(
+        default=None,
+        description="file the switches are saved to (atomically) and restored from at start-up; "
+        "required when admin is enabled",
+    )
+    audit_log_path: Path | None = Field(
+        default=None,
+        description="append-only JSONL audit of switch changes (default: beside switches_path)",
+    )
+    feedback_callers: dict[str, FeedbackCaller] = Field(
+        default_factory=dict,
+        description="POST /feedback callers, name -> {token, role: client|reviewer} (JSON); "
+        "none: feedback disabled",
+    )
+    feedback_rate_limit: str = Field(
+        default="6000/minute",
+        description="feedback entries per caller (`limits` notation, e.g. 100/second)",
     )
 
     # Online comparison (serving/experiment.py) and the logs that feed the next training run.
@@ -110,8 +174,10 @@ class ServingSettings(BaseSettings):
     log_rotate_bytes: int = Field(
         default=0, ge=0, description="rotate a log file past this size (0: never)"
     )
-    log_queue_size: int = Field(
-        default=100_000, ge=1, description="records waiting for the writer; beyond: dropped"
+    log_queue_bytes: int = Field(
+        default=64 << 20,
+        ge=4096,
+        description="bytes waiting for each log writer; beyond: dropped (and /feedback refused)",
     )
     feedback_window: int = Field(
         default=50_000, ge=1, description="recent decisions kept in memory to join feedback"
@@ -120,6 +186,53 @@ class ServingSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535)
     log_level: str = "info"
+
+    @field_validator("feedback_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"TIERWISE_FEEDBACK_RATE_LIMIT={value!r} is not a rate; use e.g. 100/second, "
+                "6000/minute"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _tokens(self) -> ServingSettings:
+        """One token, one identity: the audit and the feedback source are named by the token."""
+        owners: dict[str, str] = {}
+        holders = [(f"admin {n!r}", t) for n, t in self.admin_identities().items()]
+        holders += [(f"feedback caller {n!r}", c.token) for n, c in self.feedback_callers.items()]
+        for holder, secret in holders:
+            owner = owners.setdefault(secret.get_secret_value(), holder)
+            if owner != holder:
+                raise ValueError(
+                    f"{holder} uses the same token as {owner}; give every identity its own "
+                    "token (feedback tokens must differ from admin tokens)"
+                )
+        if self.admin_identities() and self.switches_path is None:
+            raise ValueError(
+                "admin is enabled but TIERWISE_SWITCHES_PATH is not set: switches would be lost "
+                "on restart; set it to a file such as /var/lib/tierwise/switches.json"
+            )
+        return self
+
+    def admin_identities(self) -> dict[str, SecretStr]:
+        """Every admin token by identity (`admin` for TIERWISE_ADMIN_TOKEN); empty: disabled."""
+        found = {k: v for k, v in self.admin_tokens.items() if v.get_secret_value()}
+        if self.admin_token is not None and self.admin_token.get_secret_value():
+            found.setdefault("admin", self.admin_token)
+        return found
+
+    @property
+    def audit_path(self) -> Path | None:
+        if self.audit_log_path is not None:
+            return self.audit_log_path
+        if self.switches_path is None:
+            return None
+        return self.switches_path.with_name(self.switches_path.stem + "-audit.jsonl")
 
     @model_validator(mode="after")
     def _one_source(self) -> ServingSettings:

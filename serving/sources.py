@@ -8,7 +8,10 @@ so a directory-served process never pays for it.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -116,10 +119,19 @@ class MlflowSource:
         found = _find_bundle(target)
         if found is not None:
             return found
+        self._mlflow_client()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Download beside the cache and rename into place only once a bundle is there, so an
+        # interrupted download never leaves a copy that a retry would load instead of fetching.
+        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+        try:
+            return self._download(version, staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _download(self, version: str, staging: Path, target: Path) -> Path:
         import mlflow.artifacts
 
-        self._mlflow_client()
-        target.mkdir(parents=True, exist_ok=True)
         base = f"models:/{self.name}/{version}"
         # `tierwise export` logs the exact bundle files under `bundle/` in the model's artifacts;
         # a plain directory registered some other way is searched after a full download.
@@ -127,18 +139,26 @@ class MlflowSource:
         for uri in (f"{base}/{BUNDLE_SUBDIR}", base):
             try:
                 mlflow.artifacts.download_artifacts(
-                    artifact_uri=uri, dst_path=str(target), tracking_uri=self.tracking_uri
+                    artifact_uri=uri, dst_path=str(staging), tracking_uri=self.tracking_uri
                 )
             except Exception as exc:  # MLflow raises several unrelated types here
                 errors.append(f"{uri}: {exc}")
                 continue
-            found = _find_bundle(target)
+            found = _find_bundle(staging)
             if found is not None:
-                return found
+                shutil.rmtree(target, ignore_errors=True)
+                os.replace(staging, target)
+                return target / found.relative_to(staging)
         raise BundleError(
             f"{base} holds no bundle (manifest.json + model.onnx) "
             f"({'; '.join(errors) or 'none found'}); register a bundle written by `tierwise export`"
         )
+
+    def discard(self, signature: str) -> None:
+        """Forget the cached copy of a version that failed to load, so a retry downloads it anew."""
+        name, _, version = signature.partition("/")
+        if name == self.name and version:
+            shutil.rmtree(self.cache_dir / self.name / version, ignore_errors=True)
 
 
 def _find_bundle(root: Path) -> Path | None:

@@ -10,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from serving.cache import DecisionCache
-from serving.decisions import Decider
 from serving.metrics import Metrics
 from serving.model_store import ModelStore
+from serving.offload import Offloader
 from serving.reload import Reloader
 from serving.service import ClassifyService
 from serving.settings import ServingSettings
+from serving.switchboard import SwitchBoard
 
 
 @dataclass
@@ -24,9 +25,10 @@ class ServingState:
     store: ModelStore
     cache: DecisionCache
     metrics: Metrics
-    decider: Decider
     service: ClassifyService
+    offloader: Offloader
     reloader: Reloader | None = None
+    board: SwitchBoard | None = None  # switches saved to a file; None: TIERWISE_SWITCHES_PATH unset
 
 
 def state_of(request: Request) -> ServingState:

@@ -7,8 +7,14 @@ student is distilled once per machine into the tierwise cache (~30-60 s the firs
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,3 +194,68 @@ def tiny_model(student_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> T
 def tiny_bundle(tiny_model: TinyModel) -> Path:
     """Path of a real, verified bundle. Treat as read-only: copy it before tampering."""
     return tiny_model.bundle_dir
+
+
+class StubService:
+    """An ASGI app standing in for a misbehaving tierwise service: what /classify answers next
+    (status, delay, body) and the client port of every request (one port per connection)."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.delay_s = 0.0
+        self.body: Any = {}
+        self.ports: list[int] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.ports.append(scope["client"][1])
+        while (await receive()).get("more_body"):
+            pass
+        classify = scope["path"].startswith("/classify")
+        if classify and self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        body = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+        await send({"type": "http.response.start", "status": self.status if classify else 200,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+def stub_server() -> Iterator[tuple[StubService, str]]:
+    """A real uvicorn server on a loopback port (in a thread) serving a `StubService`."""
+    import uvicorn
+
+    stub = StubService()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(stub, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "stub server did not start"
+        time.sleep(0.02)
+    yield stub, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def stub(stub_server: tuple[StubService, str]) -> StubService:
+    """The module's stub service, reset to answering 200 {} at once."""
+    service = stub_server[0]
+    service.status, service.delay_s, service.body, service.ports = 200, 0.0, {}, []
+    return service
+
+
+@pytest.fixture(scope="session")
+def run_async() -> Iterator[Any]:
+    """run_async(coroutine): one event loop for the whole session. LiteLLM's logging worker
+    stays bound to the first loop it ran on and delivers no callbacks on a later one."""
+    loop = asyncio.new_event_loop()
+    yield loop.run_until_complete
+    loop.close()

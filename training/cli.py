@@ -211,7 +211,12 @@ def _run_export(args: argparse.Namespace) -> int:
 
 def register_promote(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "promote", help="mark a version challenger; make it champion only if it beats the champion"
+        "promote",
+        help="mark a version challenger; make it champion only if it clears the gate",
+        description="Score the candidate and the champion on the same labelled logs, outside "
+        "both training windows, and move `champion` only if the candidate improves "
+        "promote.metric by more than promote.min_delta without worse calibration, failures "
+        "or cost at equal failures (docs/training.md). Every decision is logged to MLflow.",
     )
     parser.add_argument("--version", required=True, help="registered model version to promote")
     parser.add_argument(
@@ -219,22 +224,38 @@ def register_promote(subparsers: Any) -> None:
         type=Path,
         nargs="+",
         default=[],
-        help="score on these logs instead of the candidate's held-out set",
+        help="labelled logs recorded after both models' training windows (required to compare)",
     )
     parser.add_argument("--corrections", type=Path, nargs="+", default=[])
     parser.add_argument(
-        "--heldout",
+        "--truth",
         type=Path,
         default=None,
-        help="a heldout_time.jsonl (as written by training) to score on",
+        help="simulator truth.jsonl: exact routing replay instead of inverse-propensity estimates",
     )
     parser.add_argument(
         "--min-delta",
         type=float,
         default=None,
-        help="gate: required improvement of promote.metric (default: config)",
+        help="gate: required improvement of promote.metric, >= 0 (default: config)",
     )
-    parser.add_argument("--metric", default=None, help="metric compared (default: config)")
+    parser.add_argument(
+        "--metric",
+        default=None,
+        help="metric compared, in its own direction: e.g. mean_macro_f1, intent_ece (default: "
+        "config)",
+    )
+    parser.add_argument(
+        "--allow-first-champion",
+        action="store_true",
+        help="with no champion yet, make this version the first one (nothing to compare with)",
+    )
+    parser.add_argument(
+        "--allow-unknown-window",
+        action="store_true",
+        help="score a version whose manifest records no training window as if it had seen none "
+        "of the rows (logged with the decision)",
+    )
     _config_args(parser)
     parser.set_defaults(handler=_run_promote)
 
@@ -243,6 +264,11 @@ def _run_promote(args: argparse.Namespace) -> int:
     from classifier.errors import ClassifierError
     from training.promote import promote
 
+    if args.min_delta is not None and not args.min_delta >= 0:
+        return _fail(
+            f"--min-delta {args.min_delta} would let a candidate that is worse than the champion "
+            "through; it is the improvement the candidate must show, so pass 0 or more"
+        )
     try:
         overrides = list(args.overrides)
         if args.min_delta is not None:
@@ -251,16 +277,22 @@ def _run_promote(args: argparse.Namespace) -> int:
             overrides.append(f"promote.metric={args.metric}")
         args.overrides = overrides
         cfg = _load_config(args)
-        result = promote(
-            args.version, cfg, logs=args.logs, corrections=args.corrections, heldout=args.heldout
+        decision = promote(
+            args.version,
+            cfg,
+            logs=args.logs,
+            corrections=args.corrections,
+            truth=args.truth,
+            allow_first_champion=args.allow_first_champion,
+            allow_unknown_window=args.allow_unknown_window,
         )
     except ClassifierError as exc:
         return _fail(str(exc))
-    stream = sys.stdout if result.promoted or result.champion == result.candidate else sys.stderr
-    stream.write(result.message + "\n")
-    if result.promoted or result.champion == result.candidate:
-        return 0
-    return 1
+    if decision.outcome == "refused":
+        sys.stderr.write(decision.message + "\n")
+        return 1
+    sys.stdout.write(decision.message + "\n")
+    return 0
 
 
 # --- evaluate (replay) ------------------------------------------------------------------------

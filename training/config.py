@@ -63,6 +63,7 @@ class HeadsConfig(_Section):
     propensity_clip: float = Field(0.05, gt=0.0, le=1.0)
     random_state: int = 0
     n_threads: int | None = Field(2, gt=0)
+    class_balance: float = Field(0.0, ge=0.0, le=1.0)
     tier_head: Literal["ordinal", "per_tier"] = "ordinal"  # training.tier_head vs one per tier
 
 
@@ -81,10 +82,23 @@ class TrackingConfig(_Section):
     registered_model: str = "tierwise"
 
 
+class PromoteTolerance(_Section):
+    """How much a candidate may worsen what it is not promoted for (training.promote.gate)."""
+
+    ece: float = Field(0.02, ge=0.0)  # per head, absolute
+    failure: float = Field(0.005, ge=0.0)  # replayed failure rate, absolute
+    cost: float = Field(0.02, ge=0.0)  # replayed cost at the champion's failure rate, a share
+
+
 class PromoteConfig(_Section):
+    """The promotion gate (training.promote): every bar a candidate must clear, none negative."""
+
     metric: str = "mean_macro_f1"
-    min_delta: float = 0.0
-    max_rows: int = Field(5000, gt=0)
+    min_delta: float = Field(0.0, ge=0.0)  # a negative gain would let a worse model through
+    tolerance: PromoteTolerance = PromoteTolerance()
+    max_rows: int = Field(5000, gt=0)  # newest rows outside both training windows scored
+    min_rows: int = Field(200, gt=0)  # fewer such rows: refused
+    replays: int = Field(4, gt=0)  # playbook draws per request and tier with --truth
 
 
 class RealTextWeights(_Section):

@@ -68,6 +68,24 @@ def ipw_weights(
     return weights / weights.mean()
 
 
+def balanced_weights(y: np.ndarray, weights: np.ndarray | None, power: float) -> np.ndarray | None:
+    """Row weights times (mean class weight / class weight) ** power.
+
+    Real traffic is mostly `chat` and `low`; fitted on it as it comes, a head learns that prior
+    and answers `chat` for most of the rarer intents. power 0 keeps the weights, 1 gives every
+    class the same total weight, 0.5 (square root) lands in between. Temperature calibration on
+    held-back real rows afterwards keeps the confidence honest; the argmax keeps the balance.
+    """
+    if power == 0 or len(y) == 0:
+        return weights
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    totals = np.bincount(y, weights=w)
+    present = totals > 0
+    factor = np.ones(len(totals))
+    factor[present] = (totals[present].mean() / totals[present]) ** power
+    return w * factor[y]
+
+
 class TierwiseHeads(BaseEstimator):
     """Intent (7), risk (3) and tier-viability (3, monotone) heads over fixed embeddings.
 
@@ -87,6 +105,7 @@ class TierwiseHeads(BaseEstimator):
         propensity_clip: float = 0.05,
         random_state: int = 0,
         n_threads: int | None = 1,
+        class_balance: float = 0.0,
         tier_head: str = "per_tier",
     ) -> None:
         self.max_iter = max_iter
@@ -97,6 +116,7 @@ class TierwiseHeads(BaseEstimator):
         self.propensity_clip = propensity_clip
         self.random_state = random_state
         self.n_threads = n_threads
+        self.class_balance = class_balance
         self.tier_head = tier_head
 
     def _new_model(self, **constraints: object) -> HistGradientBoostingClassifier:
@@ -174,12 +194,14 @@ class TierwiseHeads(BaseEstimator):
         w = None if label_weight is None else np.asarray(label_weight, dtype=np.float64)
         known = intent >= 0
         self.intent_ = self._fit_head(
-            "intent", X[known], intent[known], len(INTENTS), None if w is None else w[known]
-        )
+            "intent", X[known], intent[known], len(INTENTS),
+            balanced_weights(intent[known], None if w is None else w[known], self.class_balance),
+        )  # fmt: skip
         known = risk >= 0
         self.risk_ = self._fit_head(
-            "risk", X[known], risk[known], len(RISKS), None if w is None else w[known]
-        )
+            "risk", X[known], risk[known], len(RISKS),
+            balanced_weights(risk[known], None if w is None else w[known], self.class_balance),
+        )  # fmt: skip
         self.tiers_ = []
         self.tier_rows_ = []
         self.tier_ordinal_: HeadFit | None = None

@@ -4,6 +4,8 @@ Corrections are small, so they are indexed first; logs are then streamed one lin
 validated strictly against schema v1, joined with their corrections and reduced to label columns,
 so a million records never exist as a million Python objects at once. Every line ends up valid,
 quarantined (with its place and reason) or counted blank: `valid + quarantined == lines_read`.
+Damage is data too: an instant outside years 1-9999, a correction stamped before its request, a
+truncated `.gz` or Parquet file are quarantined and counted, and the run goes on.
 
     >>> data, report = load_training_set([Path("logs.jsonl")], [Path("corrections.jsonl")],
     ...                                  quarantine_path=Path("quarantine.jsonl"))  # doctest: +SKIP
@@ -24,12 +26,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from classifier.errors import InputError
 from classifier.logschema import CorrectionEvent, LogRecord
 from classifier.taxonomy import TIERS
 from training.labels import OK, UNKNOWN, TrainingSet, TrainingSetBuilder
 from training.quarantine import QuarantineWriter, reason_for
-from training.readers import RawItem, iter_raw
+from training.readers import DAMAGE_REASONS, RawItem, check_source, iter_raw
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ class IngestReport:
 
     Log lines: `lines_read` counts non-blank lines and Parquet rows, each either `valid` or
     `quarantined`; `blank_lines` are counted apart. Correction lines: each is `corrections_joined`
-    to a valid record or `corrections_quarantined`.
+    to a valid record or `corrections_quarantined`. Inline corrections stamped before their
+    request are taken out of their (valid) record and counted in `corrections_inline_quarantined`.
+    `damaged_sources` names each file that could not be read to its end, with the reason.
     """
 
     sources: list[str] = field(default_factory=list)
@@ -61,9 +64,11 @@ class IngestReport:
     corrections_joined: int = 0
     corrections_quarantined: int = 0
     corrections_inline: int = 0
+    corrections_inline_quarantined: int = 0
     corrections_in_window: int = 0
     corrections_outside_window: int = 0
     corrections_before_request: int = 0
+    damaged_sources: dict[str, str] = field(default_factory=dict)
     tier_labels: dict[str, dict[str, int]] = field(default_factory=dict)
     time_range: tuple[str, str] | None = None
     fingerprint: str = ""
@@ -98,10 +103,7 @@ class _Ingestion:
         self.logs = _paths(logs)
         self.corrections = _paths(corrections)
         for path in [*self.logs, *self.corrections]:
-            if not path.is_file():
-                raise InputError(
-                    f"log source {path} does not exist or is not a file; check the path"
-                )
+            check_source(path)
         self.report = IngestReport(
             sources=[str(p) for p in self.logs],
             correction_sources=[str(p) for p in self.corrections],
@@ -212,7 +214,22 @@ class _Ingestion:
         report.valid += 1
         report.corrections_inline += len(record.corrections)
         digest = hashlib.sha256(item.data)
-        joined = index.pop(request_id, None)
+        early = [event for event in record.corrections if event.ts < record.ts]
+        if early:
+            for event in early:
+                self._refuse_inline(item, event, record.ts)
+            kept = [event for event in record.corrections if event.ts >= record.ts]
+            record = record.model_copy(update={"corrections": kept})
+        joined = []
+        for located in index.pop(request_id, ()):
+            if located.event.ts < record.ts:
+                report.corrections_before_request += 1
+                self._refuse(
+                    located.item, "corrections", "correction_before_request",
+                    _before_detail(located.event.ts, record.ts), request_id,
+                )  # fmt: skip
+            else:
+                joined.append(located)
         if joined:
             report.corrections_joined += len(joined)
             for located in joined:
@@ -220,6 +237,17 @@ class _Ingestion:
             record = _merge_corrections(record, [located.event for located in joined])
         self._digests.append(digest.digest())
         return record
+
+    def _refuse_inline(self, item: RawItem, event: CorrectionEvent, request_ts: datetime) -> None:
+        """Quarantine one inline correction stamped before its request; its record stays valid."""
+        self.report.corrections_before_request += 1
+        self.report.corrections_inline_quarantined += 1
+        self.quarantine.write(
+            stream="corrections", source=item.source, line=item.line, row=item.row,
+            reason="correction_before_request", detail=_before_detail(event.ts, request_ts),
+            raw=orjson.dumps(event.model_dump(mode="json")), request_id=event.request_id,
+            inline=True,
+        )  # fmt: skip
 
     def _quarantine_orphans(self, index: dict[str, list[_Located]]) -> None:
         for request_id, events in index.items():
@@ -238,6 +266,8 @@ class _Ingestion:
             self.report.quarantined += 1
         else:
             self.report.corrections_quarantined += 1
+        if reason.removeprefix("correction_") in DAMAGE_REASONS:
+            self.report.damaged_sources[item.source] = reason
         self.quarantine.write(
             stream=stream, source=item.source, line=item.line, row=item.row, reason=reason,
             detail=detail, raw=item.data, request_id=request_id, raw_truncated=item.overlong,
@@ -255,7 +285,11 @@ class _Ingestion:
                 str(report.valid).encode(),
                 repr(self._ts_min if report.valid else None).encode(),
                 repr(self._ts_max if report.valid else None).encode(),
-                str(report.quarantined + report.corrections_quarantined).encode(),
+                str(
+                    report.quarantined
+                    + report.corrections_quarantined
+                    + report.corrections_inline_quarantined
+                ).encode(),
             ]
         )
         final = hashlib.sha256(header)
@@ -263,11 +297,16 @@ class _Ingestion:
         for digest in sorted(self._digests):
             final.update(digest)
         report.fingerprint = "sha256:" + final.hexdigest()
-        if report.quarantined or report.corrections_quarantined:
+        for source, reason in report.damaged_sources.items():
+            log.warning("%s could not be read to its end (%s); see %s",
+                        source, reason, report.quarantine_path)  # fmt: skip
+        if self.quarantine.by_reason:
             log.warning(
-                "quarantined %d log lines and %d correction lines (%s); see %s",
+                "quarantined %d log lines, %d correction lines and %d inline corrections (%s); "
+                "see %s",
                 report.quarantined, report.corrections_quarantined,
-                report.quarantine_by_reason, report.quarantine_path,
+                report.corrections_inline_quarantined, report.quarantine_by_reason,
+                report.quarantine_path,
             )  # fmt: skip
         log.info(
             "ingested %d valid records of %d lines (%d blank) from %d sources",
@@ -300,6 +339,15 @@ def _best_effort_id(data: bytes) -> str | None:
         return None
     value = parsed.get("request_id") if isinstance(parsed, dict) else None
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _before_detail(event_ts: datetime, request_ts: datetime) -> str:
+    seconds = (request_ts - event_ts).total_seconds()
+    return (
+        f"correction stamped {seconds:g} s before its request ({request_ts.isoformat()}); it "
+        "cannot be about the served answer, so it does not mark the tier failed: check the "
+        "exporter's clocks"
+    )
 
 
 def _merge_corrections(record: LogRecord, joined: list[CorrectionEvent]) -> LogRecord:
@@ -338,7 +386,6 @@ def load_training_set(
         report.risk_raised += labels.risk_raised
         report.corrections_in_window += labels.corrections_in_window
         report.corrections_outside_window += labels.corrections_outside_window
-        report.corrections_before_request += labels.corrections_before_request
     data = builder.build()
     report.tier_labels = {
         tier: {

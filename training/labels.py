@@ -10,8 +10,9 @@ The rules, in the order they apply (docs/logs-and-labels.md has the long form):
 3. Per tier, the *latest* evidence is the observation: each attempt is ok when schema_ok and
    compliance_ok and error is null; an escalation whose cause names a failure (schema, compliance,
    error, timeout) marks its `from` tier failed (it is the router's verdict after that tier's
-   attempts); a correction within CORRECTION_WINDOW_S of the request (300 s exactly counts)
-   overturns the served (last) attempt's tier to failed.
+   attempts); a correction within CORRECTION_WINDOW_S after the request (0 to 300 s, both
+   inclusive) overturns the served (last) attempt's tier to failed. One stamped before its
+   request cannot be about the answer: it is counted and changes nothing (ingestion quarantines it).
 4. Monotonicity fills the rest: a failed tier implies every lower tier fails, an ok tier implies
    every higher tier succeeds.
 5. Contradictions (a lower tier observed ok, a higher one observed failed) keep only what every
@@ -89,6 +90,33 @@ class RecordLabels(NamedTuple):
     corrections_before_request: int
 
 
+class CorrectionTiming(NamedTuple):
+    """A record's corrections by when they came: only `within` marks the served tier failed."""
+
+    within: int
+    after: int
+    before: int
+
+
+def correction_timing(record: LogRecord) -> CorrectionTiming:
+    """Count corrections within 0-300 s of the request, later, and (clock skew) before it.
+
+    The one place that decides whether a correction overturns a tier, for labels and replay alike.
+    """
+    within = after = before = 0
+    if record.corrections:
+        request_ts = record.ts.timestamp()
+        for event in record.corrections:
+            delta = event.ts.timestamp() - request_ts
+            if delta < 0:
+                before += 1
+            elif delta <= CORRECTION_WINDOW_S:
+                within += 1
+            else:
+                after += 1
+    return CorrectionTiming(within, after, before)
+
+
 def derive_labels(record: LogRecord) -> RecordLabels:
     """Intent, risk and per-tier outcome of one record, following the module's rules 1-5."""
     labels = record.labels
@@ -104,19 +132,10 @@ def derive_labels(record: LogRecord) -> RecordLabels:
         if escalation.cause.startswith(COMPLIANCE_CAUSE):
             risk_raised = risk_raised or risk != HIGH_RISK
             risk = HIGH_RISK
-    in_window = outside = before = 0
-    if record.corrections:
-        request_ts = record.ts.timestamp()
-        for event in record.corrections:
-            delta = event.ts.timestamp() - request_ts
-            if delta <= CORRECTION_WINDOW_S:
-                in_window += 1
-                before += delta < 0
-            else:
-                outside += 1
-        served = record.served_tier
-        if in_window and served is not None:
-            observed[TIER_RANK[served]] = FAIL
+    in_window, outside, before = correction_timing(record)
+    served = record.served_tier
+    if in_window and served is not None:
+        observed[TIER_RANK[served]] = FAIL
     obs = tuple(observed)
     tier_ok, contradiction = RESOLUTION[obs]
     return RecordLabels(

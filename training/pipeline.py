@@ -3,13 +3,13 @@
 ingest -> split (time; unseen templates/domains when truth is given) -> embed (student, cached)
 -> fit -> calibrate (held-out slice, folded into the trees) -> tune (the tier decision's
 per-feature thresholds, replayed on the same held-out slice: training.tier_tuning) -> evaluate
--> teacher comparison -> export (verified bundle) -> register (alias champion if none, else
-challenger) -> report.
+-> teacher comparison -> export (verified bundle, its training window in the manifest) ->
+register (alias challenger; `champion` moves only through `tierwise promote`) -> report.
 
 Example:
     result = train([Path("logs.jsonl")], corrections=[Path("corrections.jsonl")],
                    bundle_dir=Path("models/default"), config=load_config(), work_dir=Path("work"))
-    result.model_version, result.alias  # ("1", "champion")
+    result.model_version, result.alias  # ("1", "challenger")
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ from training.evaluate import Evaluation, evaluate_probs
 from training.labels import TrainingSet
 from training.splits import Splits, Truth, load_truth, make_splits
 from training.stages import StageClock
+from training.windows import WINDOW_KEY, TrainingWindow
 
 logger = logging.getLogger(__name__)
 
 HELDOUT_ARTIFACT = "eval/heldout_time.jsonl"
-HELDOUT_LOG_CAP = 20_000  # rows of the time-split test set kept for `tierwise promote`
+HELDOUT_LOG_CAP = 20_000  # rows of the time-split test set kept for inspection
 QUARANTINE_LOG_CAP = 50 * 1024 * 1024
 
 
@@ -134,6 +135,9 @@ def train(
                     "metrics": headline,
                     "training_data": {
                         **fingerprint,
+                        WINDOW_KEY: TrainingWindow.of_rows(
+                            data.ts[np.concatenate([splits.train, splits.calib])]
+                        ).to_manifest(),
                         "splits": splits.sizes(),
                         "holdout_templates": splits.holdout_templates,
                         "holdout_domains": splits.holdout_domains,

@@ -54,6 +54,7 @@ class QuarantineWriter:
         raw: bytes,
         request_id: str | None = None,
         raw_truncated: bool = False,
+        inline: bool = False,
     ) -> None:
         entry: dict[str, Any] = {
             "stream": stream,
@@ -71,6 +72,8 @@ class QuarantineWriter:
             entry["raw_b64"] = base64.b64encode(raw).decode("ascii")
         if raw_truncated:
             entry["raw_truncated"] = True
+        if inline:  # an event taken out of a valid log record; `raw` is the event alone
+            entry["inline"] = True
         self._open().write(orjson.dumps(entry) + b"\n")
         self.by_reason[reason] += 1
 
@@ -127,6 +130,8 @@ def _code(kind: str, loc: tuple[Any, ...], field: Any, message: str) -> str:
         return "unknown_tier"
     if kind == "literal_error" and field in ("intent", "risk"):
         return "unknown_label"
+    if kind == "timestamp_out_of_range":
+        return kind
     if field == "ts" or kind.startswith(("datetime", "timezone")):
         return "bad_timestamp"
     return "invalid_field"

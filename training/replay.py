@@ -158,7 +158,7 @@ def run_replay(
     learned_preds = _classify(clf, texts, rc.batch_size)
     knn, embedder, knn_preds = _knn(cfg, rc, rd, splits.train, bundle_dir, texts)
     held = tuning_slice(rd, splits.calib, table, replays=rc.replays, seed=rc.seed,
-                        max_rows=rc.max_eval_rows, logged=lambda rows: _logged(rd, rows))
+                        max_rows=rc.max_eval_rows, logged=lambda rows: logged_traces(rd, rows))
     if held is not None:  # kNN's thresholds, tuned where the bundle's were: out of sample
         knn_held = predictions_from_proba(knn.predict_proba(_encoder(cfg, embedder)(
             held["texts"])), f"knn-k{rc.knn_k}")  # fmt: skip
@@ -183,7 +183,7 @@ def run_replay(
                                        table, rules)  # fmt: skip
         pis["perfect_reader"] = route(perfect_preds, contracts)
 
-    logged = _logged(rd, eval_idx)
+    logged = logged_traces(rd, eval_idx)
     boot = poisson_weights(m, rc.bootstrap, rc.seed)
     if exact:
         outcomes = simulate_outcomes(rd.requests(eval_idx), table, replays=rc.replays,
@@ -292,7 +292,8 @@ def _classify(clf: Any, texts: list[str], batch_size: int) -> list[Any]:
     return out
 
 
-def _logged(rd: ReplayData, index: np.ndarray) -> Logged:
+def logged_traces(rd: ReplayData, index: np.ndarray) -> Logged:
+    """The logged first tier, propensity and outcome of rows `index` (for IPS estimates)."""
     true_fail = rd.true_fail[index] if rd.true_fail is not None else None
     if true_fail is not None and not np.isfinite(true_fail).all():
         true_fail = None
@@ -379,7 +380,7 @@ def _router_latency(rc: ReplayConfig, clf: Any, contracts: Contracts, table: Rou
     from training.knn_router import predictions_from_proba
 
     k = min(rc.latency_sample, len(texts))
-    learned = LearnedPolicy(clf, contracts, table, rules=rules)
+    learned = LearnedPolicy(contracts, table, classifier=clf, rules=rules)
 
     def knn_route(i: int) -> Any:
         pred = predictions_from_proba(knn.predict_proba(embedder.encode([texts[i]])), "knn")[0]

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from classifier.contracts import RoutingTable
-from classifier.logschema import CORRECTION_WINDOW_S, LogRecord
+from classifier.logschema import LogRecord
 from classifier.rules import RuleRouter
 from classifier.taxonomy import TIERS
 from data.generator.config import SimConfig, TierPrice
 from data.generator.router import RouterSim
 from data.generator.texts import STRUCTURED_FAMILIES
 from data.generator.writer import Knobs
+from training.labels import correction_timing
 
 METRICS = ("cost_usd", "fail", "hard_fail", "escalations", "retry_latency_ms", "attempts")
 
@@ -159,9 +160,7 @@ def logged_row(record: LogRecord, table: RoutingTable) -> tuple[float, ...]:
     attempts = record.attempts
     cost = sum(table.price_usd(a.tier, a.input_tokens, a.output_tokens) for a in attempts)
     hard = bool(attempts) and not attempts[-1].ok
-    request_ts = record.ts.timestamp()
-    corrected = any(e.ts.timestamp() - request_ts <= CORRECTION_WINDOW_S
-                    for e in record.corrections)
+    corrected = correction_timing(record).within > 0
     retry_ms = sum(a.latency_ms for a in attempts[:-1])
     return (cost, float(hard or corrected), float(hard), float(len(record.escalations)),
             retry_ms, float(len(attempts)))

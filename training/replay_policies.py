@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from classifier.abstain import NO_MARGINS, Margins
 from classifier.contracts import Contracts, ContractsFile, FeatureContract, RoutingTable
-from classifier.decision import decide
 from classifier.guards import GuardResult
+from classifier.policies import LearnedPolicy
 from classifier.prediction import Prediction
 from classifier.rules import RuleRouter
 from classifier.taxonomy import TIER_RANK, TIERS
@@ -47,13 +48,15 @@ def oracle_tiers(tier_ok: np.ndarray) -> np.ndarray:
 
 def decide_tiers(predictions: Sequence[Prediction], texts: Sequence[str],
                  features: Sequence[str], guards: Sequence[GuardResult], contracts: Contracts,
-                 table: RoutingTable, rules: RuleRouter | None = None) -> np.ndarray:
-    """The production decision (contracts, risk floor, guards, abstention) for each prediction."""
+                 table: RoutingTable, rules: RuleRouter | None = None,
+                 margins: Margins = NO_MARGINS) -> np.ndarray:
+    """The production decision (contracts, risk floor, guards, abstention) for each prediction:
+    the service's own `LearnedPolicy.decide`, with no switch set."""
+    policy = LearnedPolicy(contracts, table, rules=rules, margins=margins)
     out = np.empty(len(predictions), dtype=np.int8)
     for i, (p, text, feature, guard) in enumerate(zip(predictions, texts, features, guards,
                                                       strict=True)):
-        out[i] = TIER_RANK[decide(p, feature, contracts, table, guard, None, text=text,
-                                  rules=rules).tier]
+        out[i] = TIER_RANK[policy.decide(text, feature, p, guards=guard).tier]
     return out
 
 

@@ -136,10 +136,10 @@ def get_alias(client: Any, name: str, alias: str) -> Any | None:
 
 
 def assign_initial_alias(client: Any, name: str, version: str) -> str:
-    """A registry's first version becomes champion; later ones are challengers until promoted."""
-    alias = CHALLENGER if get_alias(client, name, CHAMPION) is not None else CHAMPION
-    client.set_registered_model_alias(name, alias, str(version))
-    return alias
+    """Every trained version becomes `challenger`, the first one too: `champion` moves only
+    through `tierwise promote`'s gate (the first champion with `--allow-first-champion`)."""
+    client.set_registered_model_alias(name, CHALLENGER, str(version))
+    return CHALLENGER
 
 
 def get_version(client: Any, name: str, version: str) -> Any:

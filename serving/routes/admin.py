@@ -1,70 +1,54 @@
 """Operator switches at run time: GET, PUT (replace) and PATCH (merge) /admin/switches.
 
-Authenticated with `Authorization: Bearer <TIERWISE_ADMIN_TOKEN>`: no token configured means the
-endpoints are disabled (404 with the reason), a missing header 401, a wrong token 403. Every
-change and every refused attempt is written to the `tierwise.audit` logger with who, from where,
-and the state before and after. A change applies to the next request (the decision cache is keyed
-by the switch version) and shows in `/metrics` (`tierwise_switch_*`).
+Authenticated with `Authorization: Bearer <token>`, one token per identity (TIERWISE_ADMIN_TOKEN
+is `admin`, TIERWISE_ADMIN_TOKENS names more): no token configured means the endpoints are
+disabled (404 with the reason), a missing header 401, an unknown token 403. A change is
+validated (feature names against the contracts), appended to the audit log under the token's
+identity, saved to TIERWISE_SWITCHES_PATH and only then applied (serving/switchboard.py). It
+applies to the next request (the decision cache is keyed by the switch version) and shows in
+`/metrics` (`tierwise_switch_*`, `tierwise_experiment_info`).
 """
 
 from __future__ import annotations
 
-import hmac
-import logging
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from classifier.errors import InputError
+from serving.auth import authenticate, client_of
 from serving.errors import ApiError, validation_error
 from serving.inputs import read_json
 from serving.schemas import ErrorResponse, SwitchesPatch, SwitchesPut
-from serving.state import ServingState, json_response, state_of
+from serving.state import json_response, state_of
+from serving.switchboard import Change, SwitchBoard
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-audit = logging.getLogger("tierwise.audit")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "no bearer token sent"},
-    403: {"model": ErrorResponse, "description": "wrong token"},
-    404: {"model": ErrorResponse, "description": "admin disabled: TIERWISE_ADMIN_TOKEN not set"},
-    422: {"model": ErrorResponse, "description": "invalid switch values"},
+    403: {"model": ErrorResponse, "description": "not an admin token"},
+    404: {"model": ErrorResponse, "description": "admin disabled: no admin token configured"},
+    422: {"model": ErrorResponse, "description": "invalid values or unknown feature names"},
+    503: {"model": ErrorResponse, "description": "the change could not be audited or saved"},
 }
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "?"
-
-
-def _authorise(request: Request) -> ServingState:
+def _authorise(request: Request) -> tuple[SwitchBoard, str]:
     state = state_of(request)
-    token = state.settings.admin_token
-    if token is None or not token.get_secret_value():
+    tokens = state.settings.admin_identities()
+    if not tokens:
         raise ApiError(
             404,
             "admin_disabled",
-            "admin endpoints are disabled; set TIERWISE_ADMIN_TOKEN to enable them",
+            "admin endpoints are disabled; set TIERWISE_ADMIN_TOKEN (or TIERWISE_ADMIN_TOKENS) "
+            "and TIERWISE_SWITCHES_PATH to enable them",
         )
-    header = request.headers.get("authorization", "")
-    scheme, _, sent = header.partition(" ")
-    if scheme.lower() != "bearer" or not sent.strip():
-        audit.warning("admin %s %s refused: no bearer token (client %s)",
-                      request.method, request.url.path, _client(request))  # fmt: skip
-        raise ApiError(
-            401,
-            "unauthorized",
-            "send `Authorization: Bearer <TIERWISE_ADMIN_TOKEN>`",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not hmac.compare_digest(sent.strip().encode(), token.get_secret_value().encode()):
-        audit.warning("admin %s %s refused: wrong token (client %s)",
-                      request.method, request.url.path, _client(request))  # fmt: skip
-        raise ApiError(403, "forbidden", "the bearer token is not the configured admin token")
-    if state.decider.switches is None:
-        raise ApiError(503, "no_switches", "classifier.switches is not installed")
-    return state
+    actor = authenticate(request, tokens, what="admin", env="TIERWISE_ADMIN_TOKEN(S)")
+    if state.board is None:  # settings refuse admin tokens without TIERWISE_SWITCHES_PATH
+        raise ApiError(503, "no_switches", "set TIERWISE_SWITCHES_PATH to enable the switches")
+    return state.board, actor
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,18 +61,12 @@ def _parse(body: bytes, model: type[M]) -> M:
         raise validation_error(exc) from exc
 
 
-def _answer(state: ServingState) -> Response:
-    return json_response(
-        {
-            "switches": state.decider.switches.snapshot(),
-            "experiment": state.service.experiment.describe(),
-        }  # fmt: skip
-    )
-
-
-@router.get("/switches", summary="The operator switches in force", responses=_ERRORS)
+@router.get(
+    "/switches", summary="The operator switches and policy mode in force", responses=_ERRORS
+)
 async def get_switches(request: Request) -> Response:
-    return _answer(_authorise(request))
+    board, _ = _authorise(request)
+    return json_response(board.snapshot())
 
 
 @router.put(
@@ -97,42 +75,38 @@ async def get_switches(request: Request) -> Response:
     responses=_ERRORS,
 )
 async def put_switches(request: Request) -> Response:
-    state = _authorise(request)
+    board, actor = _authorise(request)
     body = _parse(await request.body(), SwitchesPut)
-    switches = state.decider.switches
-    before = switches.state
+    before = board.service.switches.state
     kill = {f: f in body.killed for f in {*before.killed, *body.killed}}
     caps: dict[str, Any] = {f: body.caps.get(f) for f in {*before.caps, *body.caps}}
-    return _apply(request, state, body.by, force_mini=body.force_mini, kill=kill, caps=caps)
+    experiment = body.experiment.model_dump() if body.experiment is not None else None
+    change = Change(force_mini=body.force_mini, kill=kill, caps=caps, experiment=experiment,
+                    reset_experiment=True, note=body.note)  # fmt: skip
+    return _apply(request, board, actor, change, new_names=[*body.killed, *body.caps])
 
 
 @router.patch("/switches", summary="Change only the switches given", responses=_ERRORS)
 async def patch_switches(request: Request) -> Response:
-    state = _authorise(request)
+    board, actor = _authorise(request)
     body = _parse(await request.body(), SwitchesPatch)
-    return _apply(request, state, body.by, force_mini=body.force_mini, kill=body.kill,
-                  caps=dict(body.caps))  # fmt: skip
+    experiment = body.experiment.model_dump() if body.experiment is not None else None
+    change = Change(force_mini=body.force_mini, kill=body.kill, caps=dict(body.caps),
+                    experiment=experiment, note=body.note)  # fmt: skip
+    return _apply(request, board, actor, change, new_names=[*body.kill, *body.caps])
 
 
-def _apply(request: Request, state: ServingState, by: str | None, **changes: Any) -> Response:
-    switches = state.decider.switches
-    who = by or "admin"
-    before = switches.snapshot()
-    try:
-        # One atomic swap: the handler runs on the event loop, so no other admin call interleaves.
-        switches.update(**changes, by=who)
-    except InputError as exc:
-        raise ApiError(422, "invalid_switches", str(exc)) from exc
-    after = switches.snapshot()
-    audit.warning(
-        "switches changed by %s (client %s, %s): %s -> %s", who, _client(request),
-        request.method, _brief(before), _brief(after),
-    )  # fmt: skip
-    return _answer(state)
-
-
-def _brief(snapshot: dict[str, Any]) -> str:
-    return (
-        f"force_mini={snapshot['force_mini']} killed={snapshot['killed']} "
-        f"caps={snapshot['caps']} v{snapshot['version']}"
+def _apply(
+    request: Request, board: SwitchBoard, actor: str, change: Change, new_names: list[str]
+) -> Response:
+    # One call at a time (the board's lock); the handler runs on the event loop, so the swap
+    # lands between two requests, never inside one.
+    return json_response(
+        board.apply(
+            change,
+            actor=actor,
+            client=client_of(request),
+            method=request.method,
+            names=new_names,
+        )
     )

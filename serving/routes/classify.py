@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from serving.answer import render
 from serving.inputs import parse_batch, parse_classify
 from serving.schemas import BatchResponse, ClassifyResponse, ErrorResponse
 from serving.state import json_response, state_of
@@ -18,7 +18,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "invalid JSON or invalid UTF-8"},
     413: {"model": ErrorResponse, "description": "body or batch over the configured limit"},
     422: {"model": ErrorResponse, "description": "wrong types, empty text, unknown fields"},
-    503: {"model": ErrorResponse, "description": "no model loaded yet"},
+    503: {
+        "model": ErrorResponse,
+        "description": "no model loaded yet, or the server is busy (`overloaded`, `over_budget`)",
+    },
 }
 
 
@@ -40,8 +43,8 @@ def _body(schema: str) -> dict[str, Any]:
     openapi_extra=_body("ClassifyRequest"),
 )
 async def classify(request: Request) -> Response:
-    # `async def` and inline: the classifier costs well under a millisecond, less than a hop to
-    # the thread pool would (measured in docs/serving.md).
+    # Short texts inline (well under a millisecond, less than a hop to a thread; docs/serving.md),
+    # long ones in the worker threads so that they never hold the event loop (serving/offload.py).
     state = state_of(request)
     settings = state.settings
     item = parse_classify(
@@ -49,9 +52,9 @@ async def classify(request: Request) -> Response:
         max_context_chars=settings.max_context_chars,
         max_messages=settings.max_messages,
     )
-    if settings.classify_offload:
-        return json_response(await run_in_threadpool(state.service.classify, item))
-    return json_response(state.service.classify(item))
+    if state.offloader.inline(len(item.text)):
+        return json_response(render(state.service.classify(item)))
+    return json_response(render(await state.offloader.run(state.service.classify, item)))
 
 
 @router.post(
@@ -69,6 +72,8 @@ async def classify_batch(request: Request) -> Response:
         max_context_chars=settings.max_context_chars,
         max_messages=settings.max_messages,
     )
-    if settings.classify_offload:
-        return json_response({"items": await run_in_threadpool(state.service.classify_many, items)})
-    return json_response({"items": state.service.classify_many(items)})
+    if state.offloader.inline(sum(len(item.text) for item in items)):
+        replies = state.service.classify_many(items)
+    else:
+        replies = await state.offloader.run(state.service.classify_many, items)
+    return json_response({"items": [render(reply) for reply in replies]})

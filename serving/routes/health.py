@@ -31,13 +31,28 @@ async def live() -> Response:
     return json_response({"live": True})
 
 
-@router.get("/health/ready", summary="Readiness: a model is loaded (503 otherwise)")
+@router.get("/health/ready", summary="Readiness: a model is loaded (503 otherwise), with detail")
 async def ready(request: Request) -> Response:
-    store = state_of(request).store
-    if store.current is None:
+    """503 only without a model; what is degraded (a bundle that will not load, a log that
+    cannot be written) is listed in `degraded` with a 200, because restarting the pod would not
+    fix either and would lose the model that still serves."""
+    state = state_of(request)
+    store = state.store
+    reload = state.reloader.status() if state.reloader is not None else None
+    logs = {stream: w.status() for stream, w in state.service.log_writers().items()}
+    degraded = [f"log {stream}: {s['error']}" for stream, s in logs.items() if not s["ok"]]
+    if reload is not None and reload["not_loaded"] is not None:
+        pending = reload["not_loaded"]
+        degraded.append(f"model {pending['target']} cannot be loaded: {pending['error']}")
+    if reload is not None and reload["source_error"]:
+        degraded.append(f"model source unreachable: {reload['source_error']}")
+    detail = {"degraded": degraded, "reload": reload, "logs": logs}
+    model = store.current
+    if model is None:
         reason = store.last_error or "no bundle configured"
-        return json_response({"ready": False, "reason": reason}, status_code=503)
-    return json_response({"ready": True})
+        return json_response({"ready": False, "reason": reason, **detail}, status_code=503)
+    served = {"name": model.name, "version": model.version, "bundle_hash": model.bundle_hash}
+    return json_response({"ready": True, "model": served, **detail})
 
 
 def _model(request: Request, name: str) -> LoadedModel:

@@ -10,7 +10,7 @@ from classifier.contracts import load_contracts, load_routing_table
 from classifier.decision import decide
 from classifier.errors import InputError
 from classifier.guards import scan
-from classifier.policies import FixedTierPolicy, LearnedPolicy, Policy
+from classifier.policies import FixedTierPolicy, LearnedPolicy, Policy, RulesPolicy
 from classifier.prediction import Prediction
 from classifier.rules import RuleRouter
 from classifier.switches import Switches, SwitchState
@@ -171,7 +171,7 @@ class CountingClassifier:
 
 def test_learned_policy_routes_and_kill_switch_skips_the_model() -> None:
     model = CountingClassifier(CONFIDENT_NANO)
-    policy = LearnedPolicy(model, CONTRACTS, TABLE)
+    policy = LearnedPolicy(CONTRACTS, TABLE, classifier=model)
     d = policy.route("Translate to French: good morning", "inline_assist")
     assert (d.tier, d.policy, model.calls) == ("nano", "learned", 1)
     assert d.prediction is CONFIDENT_NANO
@@ -184,7 +184,7 @@ def test_learned_policy_routes_and_kill_switch_skips_the_model() -> None:
 
 def test_learned_policy_batch_uses_one_model_call() -> None:
     model = CountingClassifier(CONFIDENT_NANO)
-    policy = LearnedPolicy(model, CONTRACTS, TABLE)
+    policy = LearnedPolicy(CONTRACTS, TABLE, classifier=model)
     texts = ["a", "reach me at x@y.io", "c"]
     out = policy.route_batch(texts, ["doc_summary", "doc_summary", None])
     assert model.batch_calls == 1 and model.calls == 0
@@ -194,9 +194,9 @@ def test_learned_policy_batch_uses_one_model_call() -> None:
 
 
 def test_every_policy_satisfies_the_protocol() -> None:
-    fixed = FixedTierPolicy("full", dict(TABLE.tier_models))
-    learned = LearnedPolicy(CountingClassifier(CONFIDENT_NANO), CONTRACTS, TABLE)
-    for policy in (fixed, learned, RULES):
+    fixed = FixedTierPolicy("full", CONTRACTS, TABLE)
+    learned = LearnedPolicy(CONTRACTS, TABLE, classifier=CountingClassifier(CONFIDENT_NANO))
+    for policy in (fixed, learned, RulesPolicy(RULES, CONTRACTS, TABLE)):
         assert isinstance(policy, Policy)
         assert policy.route("some text", "doc_summary").reason
     assert fixed.route("x").model == TABLE.model("full") and fixed.name == "always_full"

@@ -164,3 +164,11 @@ def test_non_ascii_text_still_scanned() -> None:
     assert (
         "forbidden_advice.investment" in scan("“Should I buy more bitcoin?” — asked José").detectors
     )
+
+
+def test_fast_luhn_agrees_with_stdnum() -> None:
+    from stdnum import luhn
+
+    for number in ("4111111111111111", "4111111111111112", "79927398713", "378282246310005"):
+        for variant in (number, number[:-1], number[1:]):
+            assert luhn_ok(variant) == luhn.is_valid(variant), variant

@@ -20,6 +20,9 @@ FORBIDDEN = (
     "model2vec",
     "training",
     "serving",
+    "integrations",  # gateway integrations are optional extras, never on the hot path
+    "litellm",
+    "httpx",
 )
 
 _SCRIPT = """

@@ -70,3 +70,28 @@ def test_window_keeps_head_and_tail() -> None:
     assert capped and len(ids) == 10 and ids[0] == 0 and ids[-1] == 24
     with pytest.raises(ValueError):
         TextWindow(head_chars=0)
+
+
+def test_word_cache_stays_within_its_byte_budget_and_keeps_new_words(tiny_bundle: Path) -> None:
+    budget = 64 * 1024
+    encoder = TextEncoder.from_file(tiny_bundle / "tokenizer.json", TextWindow(), word_cache=True)
+    encoder._cache = type(encoder._cache)(budget)
+    for start in range(0, 40_000, 100):
+        encoder.encode(" ".join(f"w{n}x" for n in range(start, start + 100)))
+        assert encoder._cache.nbytes <= budget
+    # It evicts rather than freezing when full: a word seen last is cached, an early one is not.
+    text = "zebra quokka"
+    assert list(encoder.encode(text)[0]) == encoder.rust_ids(text)
+    assert "quokka" in encoder._cache and "w0x" not in encoder._cache
+
+
+def test_frequent_words_survive_turnover() -> None:
+    from classifier.wordcache import WordCache
+
+    cache = WordCache(4096)
+    for n in range(2000):
+        if cache.get("the") is None:
+            cache.put("the", [1996])
+        cache.put(f"rare{n}", [n + 1000])
+        assert cache.nbytes <= 4096
+    assert "the" in cache and "rare0" not in cache

@@ -161,4 +161,3 @@ def server_factory() -> type[Server]:
 def bundle_tools() -> Any:
     """`copy_bundle` for test modules."""
     return copy_bundle
-

@@ -146,7 +146,8 @@ def test_metrics_and_metadata(client: TestClient) -> None:
     assert meta["platform"] == "onnx" and meta["versions"] == ["1"]
     assert [o["shape"][1] for o in meta["outputs"]] == [7, 3, 3]
     assert client.get("/v2/models/other").status_code == 404
-    assert client.get("/v2/health/ready").json() == {"ready": True}
+    ready = client.get("/v2/health/ready").json()
+    assert ready["ready"] is True and ready["degraded"] == [] and ready["model"]["version"] == "1"
 
 
 def test_openapi_documents_bodies_with_examples(client: TestClient) -> None:

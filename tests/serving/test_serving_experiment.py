@@ -1,5 +1,6 @@
 """Shadow and A/B: the split is a deterministic function of request_id with the configured share,
-the rules arm keeps guards and switches, both decisions are logged, disagreements counted."""
+both decisions are logged, disagreements counted (the rules arm's guards and switches:
+tests/classifier/test_policies.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from classifier.contracts import load_contracts, load_routing_table
-from classifier.guards import scan
 from classifier.logschema import LogRecord
-from classifier.rules import RuleRouter
-from classifier.switches import Switches
 from serving.app import create_app
-from serving.experiment import Experiment, guard_result_of, rules_decision
+from serving.experiment import Experiment
 from serving.settings import ServingSettings
 
 TEXTS = [
@@ -54,27 +51,6 @@ def test_fixed_modes() -> None:
     assert Experiment("rules").assign("x").served == "rules"
     with pytest.raises(ValueError, match="mode"):
         Experiment("canary")  # type: ignore[arg-type]
-
-
-def test_rules_arm_keeps_guard_floor_force_mini_and_caps() -> None:
-    contracts, table = load_contracts(), load_routing_table()
-    rules = RuleRouter.default(table.tier_models)
-    text = "Fix grammar: my card is 4111 1111 1111 1111"
-    guards = scan(text)
-    assert guards.detectors and guard_result_of(guards.detectors) == guards
-    plain = rules.route(text, "inline_assist")
-    switches = Switches()
-    guarded = rules_decision(rules, contracts, table, text, "inline_assist", guards, switches.state)
-    assert guarded.policy == "rules" and guarded.guards == guards.detectors
-    assert guarded.risk_floor == "high"
-    assert guarded.tier != "nano" and "risk_floor" in guarded.reason
-    assert plain.reason in guarded.reason  # the rule that fired is still named
-    switches.update(caps={"inline_assist": "nano"})
-    capped = rules_decision(rules, contracts, table, text, "inline_assist", guards, switches.state)
-    assert capped.tier == "nano" and capped.reason_code == "tier_cap"
-    switches.update(force_mini=True)
-    forced = rules_decision(rules, contracts, table, text, "inline_assist", guards, switches.state)
-    assert forced.tier == "mini" and forced.reason_code == "force_mini"
 
 
 def _run(bundle: Path, log_dir: Path, **overrides: Any) -> tuple[list[dict[str, Any]], str]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from classifier.taxonomy import INTENTS, RISKS, TIERS
-from training.heads import TierwiseHeads, ipw_weights
+from training.heads import TierwiseHeads, balanced_weights, ipw_weights
 
 
 def _data(n: int = 240, seed: int = 0):
@@ -102,3 +102,29 @@ def test_bad_tier_shape_is_refused() -> None:
     X, intent, risk, tier_ok = _data()
     with pytest.raises(ValueError, match="tier_ok must have shape"):
         TierwiseHeads(max_iter=2).fit(X, intent, risk, tier_ok[:, :2])
+
+
+def test_class_balance_gives_every_class_the_same_total_weight_at_power_one() -> None:
+    y = np.array([0] * 90 + [1] * 9 + [2] * 1)
+    w = balanced_weights(y, np.ones(len(y)), 1.0)
+    totals = np.bincount(y, weights=w)
+    assert np.allclose(totals, totals[0])
+    half = np.bincount(y, weights=balanced_weights(y, None, 0.5))
+    assert totals[0] < half[0] < 90 and half[2] < totals[2]  # square root sits between
+    assert balanced_weights(y, None, 0.0) is None  # off: the weights are untouched
+
+
+def test_class_balance_moves_a_rare_class_out_of_the_majority() -> None:
+    rng = np.random.default_rng(3)
+    n_major, n_minor = 2000, 40
+    X = np.vstack([rng.normal(0.0, 1.0, (n_major, 2)), rng.normal(1.2, 1.0, (n_minor, 2))])
+    intent = np.array([6] * n_major + [2] * n_minor, dtype=np.int8)  # chat vs classify
+    risk = np.zeros(len(X), dtype=np.int8)
+    no_tier = np.full((len(X), 3), -1, dtype=np.int8)
+
+    def minority_recall(power: float) -> float:
+        heads = TierwiseHeads(max_iter=30, class_balance=power).fit(X, intent, risk, no_tier)
+        pred = heads.predict_proba(X)["intent"].argmax(axis=1)
+        return float((pred[intent == 2] == 2).mean())
+
+    assert minority_recall(1.0) > minority_recall(0.0) + 0.2

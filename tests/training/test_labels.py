@@ -228,7 +228,17 @@ def test_empty_training_set_has_typed_columns():
     assert len(data) == 0 and data.tier_ok.shape == (0, 3) and data.propensity.dtype == np.float64
 
 
-def test_correction_stamped_before_the_request_counts_as_within_and_is_reported():
+def test_correction_stamped_before_the_request_flips_nothing_and_is_reported():
     labels = derive_labels(record("nano", [attempt("nano")], corrections_after_s=[-2.0]))
-    assert labels.tier_ok == (0, UNKNOWN, UNKNOWN)
-    assert labels.corrections_before_request == 1
+    assert labels.tier_ok == (1, 1, 1)
+    assert labels.corrections_before_request == 1 and labels.corrections_in_window == 0
+
+
+def test_replay_counts_a_failure_only_for_a_correction_after_the_request():
+    from classifier.contracts import load_routing_table
+    from training.replay_costs import logged_row
+
+    table = load_routing_table()
+    fail = {s: logged_row(record("nano", [attempt("nano")], corrections_after_s=[s]), table)[1]
+            for s in (-2.0, 0.0, 301.0)}  # fmt: skip
+    assert fail == {-2.0: 0.0, 0.0: 1.0, 301.0: 0.0}

@@ -10,12 +10,13 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_train_registers_a_champion_then_a_challenger(
+def test_train_registers_challengers_and_the_first_champion_is_promoted(
     generated_logs: Path, sqlite_tracking: str, student_dir: Path, small_config, tmp_path: Path
 ) -> None:
     import mlflow
     from mlflow import MlflowClient
 
+    from classifier.cli import main
     from classifier.runtime import Classifier
     from training.pipeline import train
 
@@ -38,12 +39,21 @@ def test_train_registers_a_champion_then_a_challenger(
     assert clf.manifest.mlflow_run_id == first.run_id
     assert clf.manifest.training_data["data.rows_valid"] == 1500
     assert clf.manifest.training_data["holdout_domains"]  # truth given: a whole domain held out
+    window = clf.manifest.training_data["window"]  # what promotion keeps out of its rows
+    assert window["rows"] == int(clf.manifest.training_data["split.train"]) + int(
+        clf.manifest.training_data["split.calib"]
+    )
+    assert window["start_ts"] <= window["end_ts"] and window["end"].endswith("Z")
     assert clf.classify("Summarize this thread for the weekly update.").intent
 
-    # registry: version 1 with alias champion, in the working directory's sqlite store
+    # registry: version 1 with alias challenger, in the working directory's sqlite store; training
+    # never makes a champion, the first one is an explicit promotion
     assert Path("mlflow.db").is_file()
-    client = MlflowClient(tracking_uri=sqlite_tracking)
-    assert (first.model_version, first.alias) == ("1", "champion")
+    client = MlflowClient(tracking_uri=sqlite_tracking, registry_uri=sqlite_tracking)
+    assert (first.model_version, first.alias) == ("1", "challenger")
+    aliases = client.get_registered_model("tierwise").aliases
+    assert {k: str(v) for k, v in aliases.items()} == {"challenger": "1"}
+    assert main(["promote", "--version", "1", "--allow-first-champion"]) == 0
     assert str(client.get_model_version_by_alias("tierwise", "champion").version) == "1"
 
     # the run: whole config, fingerprint, per-head metrics for student and teacher, timings

@@ -38,6 +38,7 @@ TEMPLATES = {
     "review_policy": ["Check {s} against our retention policy.", "Does {s} comply with GDPR?"],
     "chat": ["What do you think about {s}?", "Write a short poem about {s}."],
 }
+TOKEN = "review-tool-token"  # the outcomes carry human-review labels: a reviewer sends them
 NEEDS = {"transform": 0, "classify": 0, "summarize": 1, "chat": 1, "generate_code": 1,
          "plan": 2, "review_policy": 2}  # fmt: skip
 
@@ -69,7 +70,8 @@ class _Server:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
             data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+            conn.request(method, path, body=data, headers=headers)
             response = conn.getresponse()
             raw = response.read()
             return response.status, json.loads(raw) if raw.startswith((b"{", b"[")) else raw
@@ -130,8 +132,10 @@ def test_service_logs_train_a_bundle(tiny_bundle: Path, student_dir: Path, tmp_p
     from training.ingest import load_training_set
 
     logs = tmp_path / "service-logs"
+    callers = {"review-ui": {"token": TOKEN, "role": "reviewer"}}
     env = {"TIERWISE_LOG_DIR": str(logs), "TIERWISE_POLICY_MODE": "ab",
-           "TIERWISE_AB_LEARNED_SHARE": "0.5"}  # fmt: skip
+           "TIERWISE_AB_LEARNED_SHARE": "0.5",
+           "TIERWISE_FEEDBACK_CALLERS": json.dumps(callers)}  # fmt: skip
     server = _Server(tiny_bundle, env, tmp_path / "server.log")
     rows = _traffic(n_per_intent=30)
     try:
@@ -165,7 +169,7 @@ def test_service_logs_train_a_bundle(tiny_bundle: Path, student_dir: Path, tmp_p
     decisions, report = load_training_set([logs / "decisions.jsonl"], [], tmp_path / "q1.jsonl")
     assert (report.valid, report.quarantined) == (len(rows), 0), report.quarantine_by_reason
     data, report = load_training_set(
-        [logs / "outcomes.jsonl"], [logs / "corrections.jsonl"], tmp_path / "q2.jsonl"
+        [logs / "reviewed-outcomes.jsonl"], [logs / "corrections.jsonl"], tmp_path / "q2.jsonl"
     )
     assert (report.valid, report.quarantined, report.corrections_quarantined) == (len(rows), 0, 0)
     assert report.corrections_joined == len(corrections)
@@ -175,7 +179,7 @@ def test_service_logs_train_a_bundle(tiny_bundle: Path, student_dir: Path, tmp_p
 
     bundle = tmp_path / "bundle"
     code = tierwise([
-        "train", "--logs", str(logs / "outcomes.jsonl"),
+        "train", "--logs", str(logs / "reviewed-outcomes.jsonl"),
         "--corrections", str(logs / "corrections.jsonl"),
         "--bundle-dir", str(bundle), "--work-dir", str(tmp_path / "work"),
         "--student-dir", str(student_dir), "--no-register", "--no-progress",

@@ -104,9 +104,9 @@ def test_train_register_export_promote_through_a_live_server(
     )
     assert not Path("mlflow.db").exists()  # the env var won over the sqlite default
 
-    client = MlflowClient(tracking_uri=mlflow_server)
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     assert (
-        str(client.get_model_version_by_alias("tierwise", "champion").version)
+        str(client.get_model_version_by_alias("tierwise", "challenger").version)
         == result.model_version
     )
     run = client.get_run(result.run_id)
@@ -118,6 +118,12 @@ def test_train_register_export_promote_through_a_live_server(
     assert (
         Classifier.load(tmp_path / "out").bundle_hash
         == Classifier.load(tmp_path / "bundle").bundle_hash
+    )
+    assert main(["promote", "--version", result.model_version, "--allow-first-champion"]) == 0
+    assert "first champion" in capsys.readouterr().out
+    assert (
+        str(client.get_model_version_by_alias("tierwise", "champion").version)
+        == result.model_version
     )
     assert main(["promote", "--version", result.model_version]) == 0
     assert "already the champion" in capsys.readouterr().out

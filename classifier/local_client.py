@@ -1,0 +1,176 @@
+"""`RoutingClient` over the in-process `Classifier`: classify, scan guards, decide by contract.
+
+The same decision the service makes (`classifier.decision.decide` with the configured contracts,
+routing table and switches); the service adds its own abstention margins on top
+(TIERWISE_ABSTAIN_INTENT_MARGIN / _TIER_MARGIN), so with both at 0 the two answer identically
+(a test checks). Async methods run inline: a call costs well under a millisecond, less than a
+hop to a thread would.
+
+    client = LocalClient.load("models/default", failure=FailurePolicy.fail_open("mini"))
+    client.classify(messages=[{"role": "user", "content": "Fix this SQL"}], feature="code_assist")
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from classifier.client import FailurePolicy, Routed, RouteRequest
+from classifier.contracts import Contracts, RoutingTable, load_contracts, load_routing_table
+from classifier.decision import decide
+from classifier.errors import InputError
+from classifier.guards import scan
+from classifier.messages import DEFAULT_CONTEXT_CHARS, compose_text
+from classifier.prediction import Prediction
+from classifier.routing import RouteDecision
+from classifier.runtime import Classifier
+from classifier.switches import Switches
+
+log = logging.getLogger(__name__)
+
+
+class LocalClient:
+    """Routes in process; a classifier that raises (not bad input) goes to the failure policy."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        *,
+        failure: FailurePolicy,
+        contracts: Contracts | None = None,
+        table: RoutingTable | None = None,
+        switches: Switches | None = None,
+        max_context_chars: int = DEFAULT_CONTEXT_CHARS,
+    ) -> None:
+        self.classifier = classifier
+        self.failure = failure
+        self.contracts = contracts if contracts is not None else load_contracts()
+        self.table = table if table is not None else load_routing_table()
+        self.switches = switches
+        self.max_context_chars = max_context_chars
+
+    @classmethod
+    def load(
+        cls,
+        bundle_dir: Path | str,
+        *,
+        failure: FailurePolicy,
+        contracts_path: Path | str | None = None,
+        table_path: Path | str | None = None,
+        **kwargs: Any,
+    ) -> LocalClient:
+        """Load a bundle and the contracts and routing table (packaged defaults when not given)."""
+        return cls(
+            Classifier.load(bundle_dir),
+            failure=failure,
+            contracts=load_contracts(contracts_path),
+            table=load_routing_table(table_path),
+            **kwargs,
+        )
+
+    def _text(self, text: str | None, messages: Sequence[Mapping[str, Any]] | None) -> str:
+        if (text is None) == (messages is None):
+            raise InputError("send exactly one of `text` or `messages`")
+        if messages is not None:
+            return compose_text(messages, self.max_context_chars)[0]
+        assert text is not None
+        if type(text) is not str or not text.strip():
+            raise InputError("text is empty or only whitespace; send the request text to classify")
+        return text
+
+    def _routed(
+        self, prediction: Prediction, text: str, feature: str | None, request_id: str | None
+    ) -> Routed:
+        decision: RouteDecision = decide(
+            prediction, feature, self.contracts, self.table, scan(text), self.switches, text=text
+        )
+        return Routed(
+            tier=decision.tier,
+            reason=decision.reason,
+            reason_code=decision.reason_code,
+            policy=decision.policy,
+            model=decision.model,
+            request_id=request_id or uuid.uuid4().hex,
+            feature=feature,
+            intent=prediction.intent,
+            risk=prediction.risk,
+            tier_ok_probs=prediction.tier_ok_probs,
+            abstain=decision.abstain,
+            guards=decision.guards,
+            contract=decision.contract,
+            model_version=prediction.model_version,
+            propensity=decision.propensity,
+        )
+
+    def _failed(self, exc: Exception, feature: str | None, request_id: str | None) -> Routed:
+        failure = f"in-process classifier failed: {type(exc).__name__}: {exc}"
+        log.warning("tierwise: %s", failure)
+        model = self.table.model(self.failure.tier) if self.failure.tier is not None else None
+        return self.failure.apply(failure, request_id=request_id, feature=feature, model=model)
+
+    def classify(
+        self,
+        text: str | None = None,
+        *,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        feature: str | None = None,
+        request_id: str | None = None,
+        deadline_ms: float | None = None,
+    ) -> Routed:
+        text = self._text(text, messages)
+        try:
+            prediction = self.classifier.classify(text, feature=feature)
+            return self._routed(prediction, text, feature, request_id)
+        except InputError:
+            raise
+        except Exception as exc:  # a broken session or bundle: an outage, not the caller's fault
+            return self._failed(exc, feature, request_id)
+
+    async def aclassify(
+        self,
+        text: str | None = None,
+        *,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        feature: str | None = None,
+        request_id: str | None = None,
+        deadline_ms: float | None = None,
+    ) -> Routed:
+        return self.classify(text, messages=messages, feature=feature, request_id=request_id)
+
+    def classify_batch(
+        self,
+        items: Sequence[RouteRequest],
+        *,
+        feature: str | None = None,
+        deadline_ms: float | None = None,
+    ) -> list[Routed]:
+        texts = [self._text(item.text, item.messages) for item in items]
+        features = [item.feature if item.feature is not None else feature for item in items]
+        try:
+            predictions = self.classifier.classify_batch(texts, features)
+            return [
+                self._routed(p, text, feat, item.request_id)
+                for p, text, feat, item in zip(predictions, texts, features, items, strict=True)
+            ]
+        except InputError:
+            raise
+        except Exception as exc:
+            return [
+                self._failed(exc, f, item.request_id)
+                for f, item in zip(features, items, strict=True)
+            ]
+
+    async def aclassify_batch(
+        self,
+        items: Sequence[RouteRequest],
+        *,
+        feature: str | None = None,
+        deadline_ms: float | None = None,
+    ) -> list[Routed]:
+        return self.classify_batch(items, feature=feature)
+
+    def close(self) -> None:
+        """Nothing to release (the session lives as long as the classifier)."""
