@@ -7,7 +7,10 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from classifier import guard_text
+from serving import gctune, multiproc
 from serving.cache import DecisionCache
 from serving.errors import install_handlers
 from serving.metrics import Metrics
@@ -60,13 +64,37 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 f"could not load a model from {source.description}: {state.store.last_error}"
             )
         state.reloader.start()
+    gctune.after_warmup(freeze=settings.gc_freeze)  # what lives as long as the process
+    follower = asyncio.create_task(follow(state), name="tierwise-follow")
     try:
         yield
     finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
         if state.reloader is not None:
             state.reloader.stop()
+        state.metrics.publish()  # this worker's last counts stay in the totals
+        folder = multiproc.directory()
+        if folder is not None:
+            multiproc.mark_dead(folder, os.getpid())
         state.offloader.close()
         await anyio.to_thread.run_sync(state.service.close)  # flush the decision/feedback logs
+
+
+async def follow(state: ServingState) -> None:
+    """What other workers changed, this one follows: the switches file, checked a few times a
+    second (one `stat`), applied on the event loop so that it lands between two requests; and
+    with several workers, this worker's counters published for `/metrics`."""
+    interval = state.settings.sync_interval_s
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if state.board is not None:
+                state.board.sync()
+            state.metrics.publish()
+        except Exception:  # never let the follower die: the next tick tries again
+            log.exception("could not follow the shared switches or publish metrics")
 
 
 def build_state(settings: ServingSettings) -> ServingState:

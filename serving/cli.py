@@ -1,6 +1,7 @@
-"""`tierwise serve`: one uvicorn worker with uvloop and httptools, settings from flags and env.
+"""`tierwise serve`: uvicorn with uvloop and httptools, settings from flags and env.
 
 Flags override TIERWISE_* variables; everything else comes from the environment (docs/serving.md).
+One worker runs in this process; several run under a supervisor (serving/workers.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "serve", help="serve POST /classify over HTTP (FastAPI + uvicorn, one worker)"
+        "serve", help="serve POST /classify over HTTP (FastAPI + uvicorn)"
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--bundle", type=Path, default=None, help="bundle directory to serve")
@@ -31,15 +32,20 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: TIERWISE_WORKERS, else one per core)",
+    )
+    parser.add_argument(
         "--require-model", action="store_true", help="exit if the first load fails (default: 503)"
     )
     parser.set_defaults(handler=run)
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
-    """Environment first, then the flags that were given."""
-    from serving.settings import ServingSettings
-
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the flags name (None: the flag clears the field, e.g. --bundle clears the
+    model URI)."""
     overrides: dict[str, Any] = {}
     for flag, field in (
         ("bundle", "bundle_path"),
@@ -48,6 +54,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         ("port", "port"),
         ("reload_interval", "reload_interval_s"),
         ("threads", "intra_op_threads"),
+        ("workers", "workers"),
     ):
         value = getattr(args, flag, None)
         if value is not None:
@@ -58,8 +65,15 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         overrides["bundle_path"] = None
     if args.require_model:
         overrides["require_model"] = True
+    return overrides
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """Environment first, then the flags that were given."""
+    from serving.settings import ServingSettings
+
     base = ServingSettings()
-    return ServingSettings.model_validate({**base.model_dump(), **overrides})
+    return ServingSettings.model_validate({**base.model_dump(), **overrides_from_args(args)})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +97,23 @@ def run(args: argparse.Namespace) -> int:
             "`tierwise train --build-default`)",
             settings.bundle_path,
         )
+    from serving import workers
+
+    count = settings.workers or workers.default_workers()
+    if count * settings.intra_op_threads > workers.default_workers():
+        log.warning(
+            "%d workers x %d onnxruntime threads exceed the %d cores: they will contend; "
+            "lower --workers or --threads",
+            count, settings.intra_op_threads, workers.default_workers(),
+        )  # fmt: skip
+    if count > 1:
+        workers.export_settings(overrides_from_args(args))
+        return workers.serve(settings, count)
+    from serving import multiproc
+
+    folder = multiproc.directory()
+    if folder is not None:  # one worker under a multiprocess folder the caller set
+        multiproc.prepare(folder)
     app = create_app(settings)
     uvicorn.run(
         app,

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from classifier.logschema import MAX_TEXT_CHARS, SCHEMA_VERSION
 from classifier.routing import RouteDecision
 from serving.jsonl import JsonlWriter
@@ -29,35 +31,50 @@ __all__ = ["DecisionLog", "JsonlWriter", "RecentDecisions", "decision_record", "
 class RecentDecisions:
     """The last N decision records by request_id, so feedback can be joined without a disk read.
 
-    Bounded by count and by total text characters (one text may be 200,000 characters).
+    Bounded by count and by total text characters (one text may be 200,000 characters). Each
+    record is kept as its serialised JSON line, one bytes object: the garbage collector does
+    not track bytes, whereas a record kept as dicts and lists added ~9 tracked objects, and the
+    50,000 of a full window made every full collection traverse ~450,000 more objects
+    (docs/serving.md, "Garbage collection"). A lookup (feedback only) parses the line again.
     """
 
     def __init__(self, max_entries: int, max_chars: int = 64_000_000) -> None:
         self.max_entries = max_entries
         self.max_chars = max_chars
-        self._data: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._data: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
         self._chars = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, request_id: str) -> bool:
+        return request_id in self._data
+
     def put(self, record: dict[str, Any]) -> None:
+        self.put_line(record["request_id"], orjson.dumps(record), len(record["text"]))
+
+    def put_line(self, request_id: str, line: bytes, chars: int) -> None:
+        """Keep an already serialised record; `chars` is its text's length (the bound)."""
         with self._lock:
-            old = self._data.pop(record["request_id"], None)
+            old = self._data.pop(request_id, None)
             if old is not None:
-                self._chars -= len(old["text"])
-            self._data[record["request_id"]] = record
-            self._chars += len(record["text"])
+                self._chars -= old[1]
+            self._data[request_id] = (line, chars)
+            self._chars += chars
             while self._data and (
                 len(self._data) > self.max_entries or self._chars > self.max_chars
             ):
-                _, evicted = self._data.popitem(last=False)
-                self._chars -= len(evicted["text"])
+                _, (_, evicted) = self._data.popitem(last=False)
+                self._chars -= evicted
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         with self._lock:
-            return self._data.get(request_id)
+            found = self._data.get(request_id)
+        if found is None:
+            return None
+        record: dict[str, Any] = orjson.loads(found[0])
+        return record
 
 
 def rfc3339(epoch: float) -> str:
@@ -139,8 +156,14 @@ class DecisionLog:
         self.recent = RecentDecisions(window)
 
     def append(self, record: dict[str, Any]) -> None:
-        self.recent.put(record)
-        self.writer.write(record)
+        """Serialise once: the same line goes to the window and to the file."""
+        try:
+            line = orjson.dumps(record) + b"\n"
+        except TypeError:
+            self.writer.write(record)  # counts and logs the record it cannot serialise
+            return
+        self.recent.put_line(record["request_id"], line, len(record["text"]))
+        self.writer.write_line(line)
 
     def close(self) -> None:
         self.writer.close()

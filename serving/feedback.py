@@ -145,7 +145,7 @@ class FeedbackRecorder:
         for event, result in zip(request.corrections, correction_results, strict=True):
             if result["status"] == "recorded":
                 self.metrics.corrections.labels(event.kind).inc()
-            result["known"] = self.decisions.recent.get(event.request_id) is not None
+            result["known"] = event.request_id in self.decisions.recent
         self._raise_if_lost(outcome_results, correction_results)
         return {"outcomes": outcome_results, "corrections": correction_results}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -214,6 +215,8 @@ class JsonlWriter:
                         size += len(line)
                     pending, count, offset = b"".join(batch), len(batch), 0
             try:
+                if offset == 0 and self._handle is not None and self._moved():
+                    self._drop_handle()  # a whole batch goes to the file the path names now
                 if not self._open():
                     raise _Retry
                 handle = self._handle
@@ -241,7 +244,7 @@ class JsonlWriter:
             with self._cond:
                 self._held -= len(pending)
             self.written += count
-            self._size += len(pending)
+            self._size = self._file_size(self._size + len(pending))
             pending, count, offset = b"", 0, 0
             if self.rotate_bytes and self._size >= self.rotate_bytes:
                 self._rotate()
@@ -274,8 +277,35 @@ class JsonlWriter:
             with contextlib.suppress(OSError):
                 handle.close()
 
+    def _moved(self) -> bool:
+        """True when the path no longer names the open file: another worker process rotated
+        it, or logrotate moved it. Several workers append to one file (O_APPEND, whole lines)."""
+        fileno = getattr(self._handle, "fileno", None)
+        if fileno is None:
+            return False
+        try:
+            return os.stat(self.path).st_ino != os.fstat(fileno()).st_ino
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+
+    def _file_size(self, counted: int) -> int:
+        """The file's real size (other workers write to it too), else what this one counted."""
+        fileno = getattr(self._handle, "fileno", None)
+        try:
+            return os.fstat(fileno()).st_size if fileno is not None else counted
+        except OSError:
+            return counted
+
     def _rotate(self) -> None:
-        """`decisions.jsonl` -> `decisions-<UTC time>.jsonl`: the suffix stays for the readers."""
+        """`decisions.jsonl` -> `decisions-<UTC time>.jsonl`: the suffix stays for the readers.
+
+        When another worker rotated it first, this one only follows to the new file."""
+        if self._moved():
+            self._drop_handle()
+            self._open()
+            return
         self._drop_handle()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         target = self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}")

@@ -1,4 +1,8 @@
-"""Prometheus metrics, one registry per app so that several apps (tests) never share counters."""
+"""Prometheus metrics, one registry per app so that several apps (tests) never share counters.
+
+With several worker processes (PROMETHEUS_MULTIPROC_DIR set), the same objects write to
+prometheus-client's per-process files and `render` sums every worker (serving/multiproc.py).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from serving import multiproc
 
 if TYPE_CHECKING:
     from classifier.switches import Switches
@@ -49,6 +55,9 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        folder = multiproc.directory()
+        self.publisher = multiproc.Publisher(folder) if folder is not None else None
+        self._model_labels: tuple[str, str, str] | None = None
         r = self.registry
         self.requests = Counter(
             "tierwise_http_requests",
@@ -84,17 +93,20 @@ class Metrics:
             "tierwise_model_load_failing",
             "1 while the source names a bundle that cannot be loaded (an older one may serve)",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.model_load_attempts = Gauge(
             "tierwise_model_load_attempts",
             "failed attempts to load the current target so far (0 when it loaded)",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.model_info = Gauge(
             "tierwise_model_info",
             "the model being served (value 1)",
             ["name", "version", "bundle_hash"],
             registry=r,
+            multiprocess_mode="livemax",  # during a roll-out, 1 for each version some worker serves
         )
 
         self.decisions = Counter(
@@ -137,23 +149,45 @@ class Metrics:
     def bind_switches(
         self, switches: Callable[[], Switches], experiment: Callable[[], dict[str, Any]]
     ) -> None:
-        """Switch gauges and the experiment's settings, read at scrape time."""
-        self.registry.register(_SwitchCollector(switches, experiment))
+        """Switch gauges and the experiment's settings, read at scrape time (every worker
+        follows the same switches file, so the worker that answers speaks for all)."""
+        collector = _SwitchCollector(switches, experiment)
+        if self.publisher is not None:
+            self.publisher.add_local(collector)
+        else:
+            self.registry.register(collector)
 
     def bind_logs(self, writers: Callable[[], dict[str, JsonlWriter]]) -> None:
         """Log writers' counters (written, dropped, failed, queued), read at scrape time."""
-        self.registry.register(_LogCollector(writers))
+        self._per_process(_LogCollector(writers))
 
     def bind_offloader(self, offloader: Offloader) -> None:
-        self.registry.register(_OffloadCollector(offloader))
+        self._per_process(_OffloadCollector(offloader))
 
     def bind_cache(self, cache: DecisionCache) -> None:
         """Export the cache's own counters at scrape time: one source of truth, no hot-path cost."""
-        self.registry.register(_CacheCollector(cache))
+        self._per_process(_CacheCollector(cache))
+
+    def _per_process(self, collector: Collector) -> None:
+        if self.publisher is not None:
+            self.publisher.add_source(collector)  # summed over workers
+        else:
+            self.registry.register(collector)
+
+    def publish(self) -> None:
+        """With several workers: hand this worker's scrape-time counters to the shared files."""
+        if self.publisher is not None:
+            self.publisher.publish()
 
     def set_model_info(self, model: LoadedModel) -> None:
-        self.model_info.clear()
-        self.model_info.labels(model.name, model.version, model.bundle_hash[:12]).set(1)
+        if self._model_labels is not None:
+            if self.publisher is not None:
+                # A multiprocess file keeps a removed series: 0 says "no longer served here".
+                self.model_info.labels(*self._model_labels).set(0)
+            else:
+                self.model_info.remove(*self._model_labels)
+        self._model_labels = (model.name, model.version, model.bundle_hash[:12])
+        self.model_info.labels(*self._model_labels).set(1)
 
     def feature_label(self, feature: str | None, known: bool) -> str:
         """Only contract names become label values, so clients cannot explode cardinality."""
@@ -162,6 +196,8 @@ class Metrics:
         return feature if known else "unknown"
 
     def render(self) -> bytes:
+        if self.publisher is not None:
+            return self.publisher.render()
         return generate_latest(self.registry)
 
 

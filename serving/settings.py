@@ -78,6 +78,11 @@ class ServingSettings(BaseSettings):
         gt=0.0,
         description="seconds a long request may take in the worker threads; beyond: 503",
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="after the first load, freeze the start-up objects out of the garbage "
+        "collector's reach and make young collections rarer (serving/gctune.py)",
+    )
     warmup_requests: int = Field(
         default=20, ge=0, le=10_000, description="classifications per load"
     )
@@ -186,6 +191,18 @@ class ServingSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535)
     log_level: str = "info"
+
+    # Several worker processes (`tierwise serve --workers N`; docs/serving.md, "Workers").
+    workers: int | None = Field(
+        default=None, ge=1, le=256, description="worker processes (none: one per core)"
+    )
+    sync_interval_s: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=1.0,
+        description="seconds between checks for switches saved by another worker (and, with "
+        "several workers, between publications of this worker's own counters to /metrics)",
+    )
 
     @field_validator("feedback_rate_limit")
     @classmethod

@@ -9,18 +9,29 @@ A change goes through four steps and stops at the first that fails, leaving what
 4. apply: one reference swap each for the switches and the experiment.
 At start-up the file is read back, so a restart keeps force_mini, kill switches, caps and the
 policy mode. An unreadable file stops the start: silently dropping an emergency switch is worse.
+
+Several worker processes share the file. A change takes a lock file beside it (`filelock`), reads
+what another worker may have saved meanwhile, and builds on that, so versions only go up and no
+change is lost. Every worker calls `sync()` a few times a second (serving/app.py): one `stat`
+when nothing changed; on a new file (each save is a new inode) it reads and applies it, so all
+workers follow a change within `TIERWISE_SYNC_INTERVAL_S`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
 
 from classifier.errors import ConfigError, InputError
 from classifier.switches import ALL_FEATURES, Switches, SwitchState
@@ -35,6 +46,17 @@ audit_log = logging.getLogger("tierwise.audit")
 
 FORMAT = 1
 _EXPERIMENT_KEYS = ("mode", "shadow_serve", "ab_learned_share")
+_LOCK_TIMEOUT_S = 10.0
+
+Signature = tuple[int, int, int]  # inode, mtime_ns, size: a save is a rename, so a new inode
+
+
+def _signature(path: Path) -> Signature | None:
+    try:
+        st = os.stat(path)
+    except OSError:  # missing, or its folder is gone: `_read` says why
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @dataclass(frozen=True)
@@ -60,14 +82,17 @@ class SwitchBoard:
         self.settings = settings
         self.service = service
         self.override: dict[str, Any] | None = None  # experiment set at run time, if any
+        self.sync_error: str | None = None  # the file changed but could not be applied
+        self._seen: Signature | None = None  # the file as this process last read or wrote it
         self._lock = threading.Lock()
+        self._file_lock = FileLock(self.path.with_name(f".{self.path.name}.lock"))
 
     # start-up -------------------------------------------------------------------------------
 
     def restore(self) -> None:
         """Put back what the file says; nothing when there is no file yet."""
         try:
-            raw = orjson.loads(self.path.read_bytes())
+            signature, data = self._read()
         except FileNotFoundError:
             log.info("no switches saved at %s yet: starting with none", self.path)
             try:  # a directory that cannot exist should stop the start, not the first change
@@ -77,30 +102,100 @@ class SwitchBoard:
                     f"cannot create the folder of TIERWISE_SWITCHES_PATH={self.path}: {exc}"
                 ) from exc
             return
-        except (OSError, orjson.JSONDecodeError) as exc:
+        except OSError as exc:
             raise ConfigError(self._unreadable(exc)) from exc
-        try:
-            if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-                raise InputError(f"not a format-{FORMAT} switches file")
-            state = self._state_from(raw["switches"])
-            override = raw.get("experiment")
-            experiment = self._experiment(override)
-        except (InputError, AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(self._unreadable(exc)) from exc
+        state, override, experiment = self._parse(data)
         unknown = self._unknown([*state.killed, *state.caps])
         if unknown:
             log.warning("restored switches name features without a contract: %s", unknown)
-        self.service.switches = Switches(state)
-        if experiment is not None:
-            self.service.ensure_rules(experiment)
-            self.service.experiment = experiment
-        self.override = override
+        self._install(state, override, experiment)
+        self._seen = signature
         log.warning(
             "restored switches from %s: %s; experiment %s",
             self.path,
             _brief(state.to_dict()),
             self.service.experiment.describe(),
         )
+
+    def sync(self) -> bool:
+        """Apply the file if another process saved it since this one last read or wrote it.
+
+        One `stat` when nothing changed. A file that cannot be read or parsed keeps what serves
+        and is reported in `sync_error` (readiness shows it) until the file changes again.
+        """
+        if _signature(self.path) == self._seen:
+            return False
+        with self._lock:
+            return self._sync_locked()
+
+    def _sync_locked(self) -> bool:
+        try:
+            signature, data = self._read()
+        except FileNotFoundError as exc:
+            if self._seen is None:
+                return False  # nothing saved yet, by anyone
+            return self._sync_failed(None, exc)
+        except OSError as exc:
+            return self._sync_failed(_signature(self.path), exc)
+        if signature == self._seen:
+            return False
+        try:
+            state, override, experiment = self._parse(data)
+        except ConfigError as exc:
+            return self._sync_failed(signature, exc)
+        self._seen = signature
+        self.sync_error = None
+        current = self.service.switches.state
+        if state.to_dict() == current.to_dict() and override == self.override:
+            return False  # this process wrote it, or already follows it
+        self._install(state, override, experiment)
+        log.info(
+            "switches followed from %s: %s; experiment %s",
+            self.path, _brief(state.to_dict()), self.service.experiment.describe(),
+        )  # fmt: skip
+        return True
+
+    def _sync_failed(self, signature: Signature | None, exc: BaseException) -> bool:
+        self._seen = signature  # try again when the file changes, not on every tick
+        reason = (
+            f"switches file {self.path} changed but cannot be applied "
+            f"({type(exc).__name__}: {exc}); still serving switches version "
+            f"{self.service.switches.state.version}"
+        )
+        if reason != self.sync_error:
+            log.error("%s", reason)
+        self.sync_error = reason
+        return False
+
+    def _read(self) -> tuple[Signature, bytes]:
+        """The file's bytes and the signature of exactly that file (fstat of the open handle)."""
+        with self.path.open("rb") as handle:
+            st = os.fstat(handle.fileno())
+            return (st.st_ino, st.st_mtime_ns, st.st_size), handle.read()
+
+    def _parse(self, data: bytes) -> tuple[SwitchState, dict[str, Any] | None, Experiment | None]:
+        try:
+            raw = orjson.loads(data)
+            if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+                raise InputError(f"not a format-{FORMAT} switches file")
+            state = self._state_from(raw["switches"])
+            override = raw.get("experiment")
+            experiment = self._experiment(override)
+            if experiment is not None:
+                self.service.ensure_rules(experiment)
+        except (orjson.JSONDecodeError, InputError, AttributeError, KeyError, TypeError,
+                ValueError, RuntimeError) as exc:  # fmt: skip
+            raise ConfigError(self._unreadable(exc)) from exc
+        return state, override, experiment
+
+    def _install(
+        self, state: SwitchState, override: dict[str, Any] | None, experiment: Experiment | None
+    ) -> None:
+        self.service.switches = Switches(state)
+        if experiment is not None:
+            self.service.ensure_rules(experiment)
+        self.service.experiment = experiment if experiment is not None else self._configured()
+        self.override = override
 
     def _unreadable(self, exc: BaseException) -> str:
         return (
@@ -145,7 +240,8 @@ class SwitchBoard:
         `names` are the features the caller named; each must have a contract (or be '*'),
         unless it is already switched (so a feature dropped from the contracts can be cleared).
         """
-        with self._lock:
+        with self._lock, self._locked_file():
+            self._sync_locked()  # build on what another worker may have saved meanwhile
             self._check_features(names)
             before = self.snapshot()
             scratch = Switches(self.service.switches.state)
@@ -197,6 +293,32 @@ class SwitchBoard:
             after["experiment"],
         )  # fmt: skip
         return after
+
+    @contextlib.contextmanager
+    def _locked_file(self) -> Iterator[None]:
+        """The lock file beside the switches file: one change at a time across processes.
+
+        A folder where the lock cannot even be created cannot take the save either: the change
+        goes on unlocked, fails at the save and is answered and audited as `switches_not_saved`.
+        """
+        try:
+            self._file_lock.acquire(timeout=_LOCK_TIMEOUT_S)
+        except LockTimeout as exc:
+            raise ApiError(
+                503,
+                "switches_busy",
+                f"another process held the lock {self._file_lock.lock_file} for "
+                f"{_LOCK_TIMEOUT_S:g} s; nothing was changed, retry",
+                headers={"Retry-After": "1"},
+            ) from exc
+        except OSError as exc:
+            log.error("cannot create the switches lock %s: %s", self._file_lock.lock_file, exc)
+            yield
+            return
+        try:
+            yield
+        finally:
+            self._file_lock.release()
 
     def _check_features(self, names: list[str]) -> None:
         state = self.service.switches.state
@@ -282,6 +404,8 @@ class SwitchBoard:
             os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
+        self._seen = _signature(self.path)  # ours (the lock is held): not news to `sync`
+        self.sync_error = None  # a good file replaced whatever could not be applied
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the rename itself survives a crash

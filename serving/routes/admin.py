@@ -5,12 +5,14 @@ is `admin`, TIERWISE_ADMIN_TOKENS names more): no token configured means the end
 disabled (404 with the reason), a missing header 401, an unknown token 403. A change is
 validated (feature names against the contracts), appended to the audit log under the token's
 identity, saved to TIERWISE_SWITCHES_PATH and only then applied (serving/switchboard.py). It
-applies to the next request (the decision cache is keyed by the switch version) and shows in
-`/metrics` (`tierwise_switch_*`, `tierwise_experiment_info`).
+applies to the next request (the decision cache is keyed by the switch version), in the other
+worker processes within TIERWISE_SYNC_INTERVAL_S, and shows in `/metrics` (`tierwise_switch_*`,
+`tierwise_experiment_info`).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -66,7 +68,8 @@ def _parse(body: bytes, model: type[M]) -> M:
 )
 async def get_switches(request: Request) -> Response:
     board, _ = _authorise(request)
-    return json_response(board.snapshot())
+    # `worker_pid`: with several workers, which one answered (each follows the shared file).
+    return json_response({**board.snapshot(), "worker_pid": os.getpid()})
 
 
 @router.put(

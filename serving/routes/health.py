@@ -46,6 +46,8 @@ async def ready(request: Request) -> Response:
         degraded.append(f"model {pending['target']} cannot be loaded: {pending['error']}")
     if reload is not None and reload["source_error"]:
         degraded.append(f"model source unreachable: {reload['source_error']}")
+    if state.board is not None and state.board.sync_error is not None:
+        degraded.append(state.board.sync_error)
     detail = {"degraded": degraded, "reload": reload, "logs": logs}
     model = store.current
     if model is None:

@@ -51,7 +51,8 @@ class Server:
         self.port = free_port()
         self.log_path = log_path
         self._log = log_path.open("wb")
-        full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **env}
+        # One worker unless a test asks for more (the default is one per core).
+        full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TIERWISE_WORKERS": "1", **env}
         self.proc = subprocess.Popen(
             [
                 sys.executable,

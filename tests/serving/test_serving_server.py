@@ -7,6 +7,8 @@ import http.client
 import json
 import os
 import shutil
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,3 +206,24 @@ def test_hot_reload_swaps_good_and_refuses_broken(
     shutil.rmtree(live)
     bundle_tools(tiny_bundle, live, version="3")
     srv.wait_for(lambda: srv.get_json("/v2/models/tiny")[1]["versions"] == ["3"])
+
+
+def test_a_client_gone_before_its_body_is_not_a_server_error(server: Any) -> None:
+    """A client that promises a body and leaves: nobody reads an answer, and it is counted as
+    499 (client closed request), not as a 500 with a traceback (the reliability suite found it)."""
+    head = (
+        b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + b'{"text": "a')
+        time.sleep(0.3)
+
+    def counted() -> str | None:
+        _, body, _ = server.request("GET", "/metrics")
+        text = body.decode()
+        return text if 'route="/classify",status="499"' in text else None
+
+    text = server.wait_for(counted, timeout=20)
+    assert 'status="500"' not in text
+    assert "unhandled error" not in server.log()

@@ -51,7 +51,7 @@ class _Server:
         self.log = log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "serving", "--bundle", str(bundle), "--port", str(self.port),
-             "--reload-interval", "0"],
+             "--reload-interval", "0", "--workers", "1"],  # feedback joins in one process
             cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
