@@ -5,7 +5,8 @@ Loading checks, in order: the manifest parses and speaks this format and taxonom
 match their recorded sha256; the graph's inputs and outputs (names and widths) match the
 manifest's label lists, and the feature layout stored in the graph's metadata matches the
 manifest's `embedding.feature_dim` / `embedding.features` (bundles from before the layout was
-recorded have neither: a plain mean). Any failure raises BundleError saying what to do next.
+recorded have neither: a plain mean); a `tier_tuning` present parses (classifier.tuning). Any
+failure raises BundleError saying what to do next.
 Nothing here imports onnxruntime: the runtime passes the graph's signature in.
 """
 
@@ -22,8 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from classifier.errors import BundleError
 from classifier.taxonomy import INTENTS, RISKS, TAXONOMY_VERSION, TIERS
 from classifier.textwindow import TextWindow
+from classifier.tuning import TierTuning
 
-FORMAT_VERSION = 1
+# 2: optional `tier_tuning` (classifier.tuning), which a format-1 runtime would silently ignore.
+# Format 1 bundles still load (they carry no tuning, so the contracts' own bars decide).
+FORMAT_VERSION = 2
+OLDEST_FORMAT = 1
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 MANIFEST_FILE = "manifest.json"
@@ -60,6 +65,7 @@ class Manifest(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     mlflow_run_id: str | None = None
     files: dict[str, str]
+    tier_tuning: dict[str, Any] | None = None
 
     @property
     def window(self) -> TextWindow:
@@ -95,10 +101,10 @@ class Manifest(BaseModel):
     @property
     def bundle_hash(self) -> str:
         """Short sha256 over what shapes a prediction: both files, window and thresholds."""
-        material = json.dumps(
-            {"files": self.files, "window": self.text_window, "thresholds": self.thresholds},
-            sort_keys=True,
-        )
+        shaped = {"files": self.files, "window": self.text_window, "thresholds": self.thresholds}
+        if self.tier_tuning is not None:  # decides tiers too; absent from older bundles' hash
+            shaped["tier_tuning"] = self.tier_tuning
+        material = json.dumps(shaped, sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:
@@ -125,10 +131,11 @@ def read_manifest(bundle_dir: Path) -> Manifest:
         manifest = Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, ValidationError) as exc:
         raise BundleError(f"{path} is not a valid manifest ({exc}); {_REBUILD}") from exc
-    if manifest.format_version != FORMAT_VERSION:
+    if not OLDEST_FORMAT <= manifest.format_version <= FORMAT_VERSION:
         raise BundleError(
             f"bundle at {bundle_dir} was built for format {manifest.format_version}; this "
-            f"runtime reads format {FORMAT_VERSION}; {_REBUILD} or install a matching tierwise"
+            f"runtime reads formats {OLDEST_FORMAT} to {FORMAT_VERSION}; {_REBUILD} or install "
+            "a matching tierwise"
         )
     if manifest.taxonomy_version != TAXONOMY_VERSION:
         raise BundleError(
@@ -149,6 +156,11 @@ def read_manifest(bundle_dir: Path) -> Manifest:
             f"{manifest.outputs}; this runtime needs {list(INPUT_NAMES)} and "
             f"{dict(zip(HEADS, OUTPUT_NAMES, strict=True))}; {_REBUILD}"
         )
+    if manifest.tier_tuning is not None:
+        try:
+            TierTuning.from_dict(manifest.tier_tuning)
+        except ValueError as exc:
+            raise BundleError(f"bundle at {bundle_dir}: {exc}; {_REBUILD}") from exc
     try:
         manifest.window  # noqa: B018 - validates sizes
     except (KeyError, ValueError, TypeError) as exc:

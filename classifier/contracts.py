@@ -94,10 +94,13 @@ def _default_risk_min_tier() -> dict[Risk, Tier]:
 
 
 class DecisionConfig(_Strict):
-    """Global decision settings: the lowest tier allowed per risk level, and abstention margins."""
+    """Global decision settings: the lowest tier allowed per risk level, abstention margins, and
+    whose thresholds decide (`tuned`: the bundle's, from held-out replay, see classifier.tuning;
+    `contract`: each contract's quality_bar and failure_usd as written)."""
 
     risk_min_tier: dict[Risk, Tier] = Field(default_factory=_default_risk_min_tier)
     abstain: AbstainConfig = Field(default_factory=AbstainConfig)
+    thresholds: Literal["tuned", "contract"] = "contract"
 
     @model_validator(mode="after")
     def _complete_and_monotone(self) -> DecisionConfig:

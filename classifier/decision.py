@@ -9,7 +9,9 @@ each policy), in this order; docs/decisions.md has a worked example:
 3. The policy's own choice:
    - learned (`Learned`): risk floor = max(contract risk profile, predicted risk, guard floor),
      mapped by `decision.risk_min_tier` to the lowest tier allowed; among allowed tiers with
-     P(ok) >= quality bar, the lowest expected cost
+     P(ok) >= quality bar, the lowest expected cost (with `decision.thresholds: tuned` and a
+     bundle that carries tuning, the failure price is the bundle's, tuned on held-out replay for
+     the contract's economics, with bar 0 and no contract abstention: classifier.tuning)
          price(in, out) + delay over budget + P(fail) x (failure_usd [+ review_usd if fail_closed]
                                                           + price and delay of the recovery attempt)
      where the recovery is the next tier (escalate), the same tier (retry) or none
@@ -42,6 +44,7 @@ from classifier.routing import RouteDecision
 from classifier.rules import RuleRouter, reason_code_of
 from classifier.switches import Switches, SwitchState
 from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS, Tier
+from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
 
 LEARNED = "learned"
 _IDLE = SwitchState()
@@ -68,12 +71,27 @@ class _Plan:
     typical_input_tokens: int
     min_intent_prob: float
     ok_margin: float
+    tuned: tuple[float, float] | None = None  # (tuned failure price, the contract's price)
 
 
 def build_plan(
-    contract: FeatureContract, name: str, contracts: Contracts, table: RoutingTable
+    contract: FeatureContract,
+    name: str,
+    contracts: Contracts,
+    table: RoutingTable,
+    tuning: TierTuning | None = None,
 ) -> _Plan:
-    """Precompute a feature's cost coefficients (public so that evaluation can reuse them)."""
+    """Precompute a feature's cost coefficients (public so that evaluation can reuse them).
+
+    With `tuning`, the contract runs at the bundle's tuned failure price for this feature
+    (classifier.tuning.at_failure_price); without a usable curve, as written.
+    """
+    tuned = None
+    if tuning is not None:
+        price = contract_failure_price(contract)
+        chosen = tuning.failure_price(name, price)
+        if chosen is not None:
+            contract, tuned = at_failure_price(contract, chosen), (chosen, price)
     econ = contract.economics
     out_tokens = contract.typical_output_tokens
     specs = [table.tiers[tier] for tier in TIERS]
@@ -111,19 +129,33 @@ def build_plan(
         fail_in_rate=tuple(fail_in_rate),
         fail_fixed=tuple(fail_fixed),
         typical_input_tokens=contract.typical_input_tokens,
-        min_intent_prob=config.abstain.min_intent_prob,
-        ok_margin=config.abstain.ok_margin,
+        # a tuned price already carries the model's uncertainty: no contract abstention on top
+        min_intent_prob=config.abstain.min_intent_prob if tuned is None else 0.0,
+        ok_margin=config.abstain.ok_margin if tuned is None else 0.0,
+        tuned=tuned,
     )
 
 
-def plan_for(contracts: Contracts, table: RoutingTable, feature: str | None) -> _Plan:
-    """The cached plan; every unknown feature shares the default's entry (bounded cache)."""
+def plan_for(
+    contracts: Contracts,
+    table: RoutingTable,
+    feature: str | None,
+    tuning: TierTuning | None = None,
+) -> _Plan:
+    """The cached plan; every unknown feature shares the default's entry (bounded cache).
+
+    `tuning` is used only when the contracts ask for tuned thresholds; plans are cached per
+    tuning too (one small entry per feature and bundle).
+    """
+    if contracts.decision.thresholds != "tuned":
+        tuning = None
     known = feature is not None and feature in contracts.features
-    key = (table, feature if known else None)
+    key = (table, feature if known else None, tuning.key if tuning is not None else None)
     plan = contracts._plans.get(key)
     if plan is None:
         name = feature if known else "default"
-        plan = build_plan(contracts.get(feature if known else None), name, contracts, table)  # type: ignore[arg-type]
+        contract = contracts.get(feature if known else None)
+        plan = build_plan(contract, name, contracts, table, tuning)  # type: ignore[arg-type]
         contracts._plans[key] = plan
     return plan
 
@@ -223,6 +255,11 @@ class Learned:
             head = (
                 f"cheapest_ok:{TIERS[chosen]} P(ok) {p_ok[chosen]:.2f} >= bar {bar:.2f}, "
                 f"E[cost] ${costs[chosen]:.6f}"
+            )
+        if plan.tuned is not None:
+            notes.append(
+                f"tuned: failure priced ${plan.tuned[0]:g} (held-out replay, contract "
+                f"${plan.tuned[1]:g})"
             )
         unsure = abstention(
             prediction,
@@ -332,7 +369,8 @@ def decide_with(
     feature's kill switch is on (the model is not consulted then); otherwise an InputError.
     """
     state = switches.state if isinstance(switches, Switches) else (switches or _IDLE)
-    plan = plan_for(contracts, table, feature)
+    tuning = prediction.tier_tuning if prediction is not None else None
+    plan = plan_for(contracts, table, feature, tuning)
     if guard_result is None:
         guard_result = CLEAN
     detectors = guard_result.detectors

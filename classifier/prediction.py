@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from classifier.taxonomy import Intent, Risk, Tier
+
+if TYPE_CHECKING:
+    from classifier.tuning import TierTuning
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +21,8 @@ class Prediction:
     the runner-up, or the top risk probability fell below the bundle's abstention thresholds
     (chosen on held-out real text); `abstain_reason` says which. A caller may escalate, ask a
     human, or fall back to rules; `decide()` applies the contracts' own bars on top.
+    `tier_tuning` is the bundle's decision tuning (classifier.tuning), shared by every prediction
+    of a bundle so that any caller of `decide()` uses the thresholds of the model it asks.
     """
 
     intent: Intent
@@ -34,6 +39,7 @@ class Prediction:
     intent_margin: float = 1.0
     abstain: bool = False
     abstain_reason: str | None = None
+    tier_tuning: TierTuning | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,7 @@ from classifier.prediction import Prediction
 from classifier.taxonomy import Intent, Risk, Tier
 from classifier.textwindow import TextWindow
 from classifier.tokenizer import TextEncoder, load_tokenizer
+from classifier.tuning import TierTuning
 
 _PROBE = "Summarize the following meeting notes in three bullet points."
 
@@ -74,6 +75,9 @@ class Classifier:
         self._tiers = cast(tuple[Tier, ...], tuple(EXPECTED_LABELS["tier"]))
         self._threshold = manifest.tier_threshold
         self._min_intent, self._min_margin, self._min_risk = manifest.abstain_thresholds
+        self.tier_tuning = (
+            TierTuning.from_dict(manifest.tier_tuning) if manifest.tier_tuning is not None else None
+        )
         self._outputs = list(OUTPUT_NAMES)
         self._ids_name, self._mask_name = INPUT_NAMES
 
@@ -231,6 +235,7 @@ class Classifier:
             intent_margin=margin,
             abstain=reason is not None,
             abstain_reason=reason,
+            tier_tuning=self.tier_tuning,
         )
 
     def __repr__(self) -> str:

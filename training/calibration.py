@@ -191,17 +191,28 @@ def calibrate_heads(
     ]
     targets += [
         (f"tier_ok_{name}", fit, np.asarray(tier_ok)[:, t])
-        for t, (name, fit) in enumerate(zip(("nano", "mini", "full"), heads.tiers_, strict=True))
-    ]
+        for t, (name, fit) in enumerate(zip(("nano", "mini", "full"), heads.tiers_, strict=False))
+    ]  # no per-tier heads when the tier head is ordinal
+    ordinal_fit = getattr(heads, "tier_ordinal_", None)
+    if ordinal_fit is not None:  # one Platt fold for all tiers keeps the model monotone
+        from training.tier_head import stacked_rows, with_tier
+
+        rows, tiers, labels, _ = stacked_rows(tier_ok, None, None, 1.0)
+        X = np.asarray(X)
+        targets.append(("tier_ok_ordinal", ordinal_fit, labels))
+        stacked = {"tier_ok_ordinal": with_tier(X[rows], tiers)}
+    else:
+        stacked = {}
     done = []
     for name, fit, y in targets:
         if fit.model is None:
             done.append(Calibration(name, "none", 1.0, 0.0, float("nan"), float("nan")))
             continue
         keep = (y >= 0) & np.isin(y, fit.model.classes_)
+        inputs = stacked.get(name, X)
         done.append(
             calibrate_estimator(
-                name, fit.model, X[keep], y[keep], threshold=threshold, n_bins=n_bins
+                name, fit.model, inputs[keep], y[keep], threshold=threshold, n_bins=n_bins
             )
         )
     return done

@@ -96,7 +96,11 @@ def build_manifest(
             "params": heads.get_params(),
             "n_trees": heads.n_trees_,
             "tier_rows": heads.tier_rows_,
-            "tier_monotone": "cumulative max nano -> mini -> full",
+            "tier_monotone": (
+                "one ordinal model, monotone in the tier by construction"
+                if getattr(heads, "tier_ordinal_", None) is not None
+                else "cumulative max nano -> mini -> full"
+            ),
             "sklearn": package_version("scikit-learn"),
             "skl2onnx": package_version("skl2onnx"),
         },

@@ -9,6 +9,9 @@ implication or after an escalation keep weight 1, since no single logged probabi
 how they came to be observed. Weights are normalised to mean 1 per head.
 The three probabilities are made monotone (nano <= mini <= full) by a cumulative maximum, which
 the ONNX graph reproduces with two `Max` nodes.
+
+`tier_head="ordinal"` replaces the three tier heads by one ordinal model over stacked
+(request, tier) rows, monotone by construction (training.tier_head); `tier_ordinal_` holds it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from classifier.taxonomy import INTENTS, RISKS, TIERS
+from training import tier_head as ordinal
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +106,7 @@ class TierwiseHeads(BaseEstimator):
         random_state: int = 0,
         n_threads: int | None = 1,
         class_balance: float = 0.0,
+        tier_head: str = "per_tier",
     ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -112,8 +117,9 @@ class TierwiseHeads(BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
         self.class_balance = class_balance
+        self.tier_head = tier_head
 
-    def _new_model(self) -> HistGradientBoostingClassifier:
+    def _new_model(self, **constraints: object) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
@@ -122,10 +128,17 @@ class TierwiseHeads(BaseEstimator):
             l2_regularization=self.l2_regularization,
             early_stopping=False,
             random_state=self.random_state,
+            **constraints,  # type: ignore[arg-type]
         )
 
     def _fit_head(
-        self, name: str, X: np.ndarray, y: np.ndarray, n_outputs: int, weights: np.ndarray | None
+        self,
+        name: str,
+        X: np.ndarray,
+        y: np.ndarray,
+        n_outputs: int,
+        weights: np.ndarray | None,
+        **constraints: object,
     ) -> HeadFit:
         classes = np.unique(y)
         if len(classes) < 2:
@@ -141,7 +154,7 @@ class TierwiseHeads(BaseEstimator):
                 len(y),
             )
             return HeadFit(n_outputs, None, classes.astype(np.int64), constant)
-        model = self._new_model().fit(X, y, sample_weight=weights)
+        model = self._new_model(**constraints).fit(X, y, sample_weight=weights)
         return HeadFit(n_outputs, model, model.classes_.astype(np.int64))
 
     def fit(
@@ -191,6 +204,19 @@ class TierwiseHeads(BaseEstimator):
         )  # fmt: skip
         self.tiers_ = []
         self.tier_rows_ = []
+        self.tier_ordinal_: HeadFit | None = None
+        if self.tier_head == "ordinal":
+            rows, tiers, labels, weights = ordinal.stacked_rows(
+                tier_ok, propensity, first_tier, self.propensity_clip
+            )
+            self.tier_ordinal_ = self._fit_head(
+                "tier_ok[ordinal]", ordinal.with_tier(X[rows], tiers), labels, 2, weights,
+                **ordinal.constraints(X.shape[1], additive=True),
+            )  # fmt: skip
+            self.tier_rows_ = np.bincount(tiers, minlength=len(TIERS)).tolist()
+            return self
+        if self.tier_head != "per_tier":
+            raise ValueError(f"tier_head must be 'per_tier' or 'ordinal', got {self.tier_head!r}")
         for t, tier in enumerate(TIERS):
             observed = tier_ok[:, t] >= 0
             weights = ipw_weights(observed, t, propensity, first_tier, self.propensity_clip)
@@ -205,8 +231,14 @@ class TierwiseHeads(BaseEstimator):
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
             return self._predict_proba(X)
 
+    def _tier_raw(self, X: np.ndarray) -> np.ndarray:
+        if self.tier_ordinal_ is not None:
+            p_ok = self.tier_ordinal_.predict_proba(ordinal.every_tier(X))[:, 1]
+            return ordinal.unstack(p_ok, len(X))
+        return np.column_stack([fit.predict_proba(X)[:, 1] for fit in self.tiers_])
+
     def _predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        raw = np.column_stack([fit.predict_proba(X)[:, 1] for fit in self.tiers_])
+        raw = self._tier_raw(X)
         return {
             "intent": self.intent_.predict_proba(X),
             "risk": self.risk_.predict_proba(X),
@@ -217,7 +249,7 @@ class TierwiseHeads(BaseEstimator):
         """Per-tier P(ok) before the monotone step, for diagnostics and calibration."""
         X = np.asarray(X, dtype=np.float32)
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-            return np.column_stack([fit.predict_proba(X)[:, 1] for fit in self.tiers_])
+            return self._tier_raw(X)
 
     @property
     def n_trees_(self) -> int:
@@ -226,4 +258,7 @@ class TierwiseHeads(BaseEstimator):
         for fit in (self.intent_, self.risk_, *self.tiers_):
             if fit.model is not None:
                 total += sum(len(stage) for stage in fit.model._predictors)
+        ordinal_fit = getattr(self, "tier_ordinal_", None)
+        if ordinal_fit is not None and ordinal_fit.model is not None:  # run once per tier
+            total += len(TIERS) * sum(len(stage) for stage in ordinal_fit.model._predictors)
         return total

@@ -12,6 +12,9 @@ Layout (all float32):
   per head: skl2onnx trees -> probabilities [B, k] -> MatMul(placement [k, n]) -> [B, n]
   (the placement matrix puts classes missing from training at probability 0, exactly)
   tier: three binary heads -> P(ok) columns -> cumulative Max -> tier_ok_probs [B, 3]
+  or, ordinal (training.tier_head): rows [embedding | t] for t = 0, 1, 2 stacked to [3B, D+1]
+  -> one tree model -> P(ok) [3B, 1] -> Reshape [3, B] -> Transpose -> tier_ok_probs [B, 3]
+  (monotone by the trees' constraint: no Max needed)
 The heads are converted separately, prefixed with onnx.compose.add_prefix, and wired to the
 shared embedding by name, so the embedding is computed once for all heads.
 """
@@ -28,6 +31,7 @@ from onnx.compose import add_prefix
 from classifier.bundle import FEATURES_METADATA_KEY, INPUT_NAMES, OUTPUT_NAMES
 from training.embed import DEFAULT_POOLING, Pooling
 from training.heads import HeadFit, TierwiseHeads
+from training.tier_head import N_TIERS
 
 MAIN_OPSET = 17
 ML_OPSET = 3  # onnx.compose and skl2onnx's tree converters agree on ai.onnx.ml 3
@@ -47,8 +51,10 @@ def _convert(fit: HeadFit, dim: int, prefix: str) -> onnx.ModelProto:
     return add_prefix(model, prefix)
 
 
-def _head_nodes(fit: HeadFit, dim: int, prefix: str, out: str) -> tuple[list, list]:
-    """Nodes and initializers mapping the embedding to `out` [B, n] for one head."""
+def _head_nodes(
+    fit: HeadFit, dim: int, prefix: str, out: str, source: str = EMBEDDING
+) -> tuple[list, list]:
+    """Nodes and initializers mapping `source` [B, dim] to `out` [B, n] for one head."""
     nodes: list[onnx.NodeProto] = []
     inits: list[onnx.TensorProto] = []
     n = fit.n_outputs
@@ -59,7 +65,7 @@ def _head_nodes(fit: HeadFit, dim: int, prefix: str, out: str) -> tuple[list, li
             numpy_helper.from_array(fit.constant.astype(np.float32)[None, :], f"{prefix}const"),
         ]
         nodes += [
-            helper.make_node("MatMul", [EMBEDDING, f"{prefix}zeros"], [f"{prefix}z"]),
+            helper.make_node("MatMul", [source, f"{prefix}zeros"], [f"{prefix}z"]),
             helper.make_node("Add", [f"{prefix}z", f"{prefix}const"], [out]),
         ]
         return nodes, inits
@@ -68,13 +74,74 @@ def _head_nodes(fit: HeadFit, dim: int, prefix: str, out: str) -> tuple[list, li
     head_input = graph.input[0].name
     probs = next(o.name for o in graph.output if "prob" in o.name)
     for node in graph.node:
-        node.input[:] = [EMBEDDING if name == head_input else name for name in node.input]
+        node.input[:] = [source if name == head_input else name for name in node.input]
         nodes.append(node)
     inits += list(graph.initializer)
     placement = np.zeros((len(fit.classes), n), np.float32)
     placement[np.arange(len(fit.classes)), fit.classes] = 1.0
     inits.append(numpy_helper.from_array(placement, f"{prefix}placement"))
     nodes.append(helper.make_node("MatMul", [probs, f"{prefix}placement"], [out]))
+    return nodes, inits
+
+
+def _per_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, list]:
+    """Three binary heads, then a cumulative Max so that nano <= mini <= full."""
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    tier_cols = []
+    for t, fit in enumerate(heads.tiers_):
+        pair = f"tier{t}_pair"
+        more_nodes, more_inits = _head_nodes(fit, dim, f"tier{t}_", pair)
+        nodes += more_nodes
+        inits += more_inits
+        # [B, 2] -> column 1 (P(ok)) as [B, 1], exactly, via a 0/1 matrix.
+        inits.append(numpy_helper.from_array(np.array([[0.0], [1.0]], np.float32), f"tier{t}_sel"))
+        nodes.append(helper.make_node("MatMul", [pair, f"tier{t}_sel"], [f"tier{t}_ok"]))
+        tier_cols.append(f"tier{t}_ok")
+    nodes.append(helper.make_node("Max", [tier_cols[0], tier_cols[1]], ["tier_cum1"]))
+    nodes.append(helper.make_node("Max", ["tier_cum1", tier_cols[2]], ["tier_cum2"]))
+    nodes.append(
+        helper.make_node("Concat", [tier_cols[0], "tier_cum1", "tier_cum2"], [out], axis=1)
+    )
+    return nodes, inits
+
+
+def _ordinal_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, list]:
+    """One tree model run on [embedding | t] for t = 0, 1, 2 in a single batch of 3B rows."""
+    fit = heads.tier_ordinal_
+    p = "tierord_"
+    inits = [
+        numpy_helper.from_array(np.array([0], np.int64), f"{p}s"),
+        numpy_helper.from_array(np.array([1], np.int64), f"{p}e"),
+        numpy_helper.from_array(np.array([1], np.int64), f"{p}one_i"),
+        numpy_helper.from_array(np.array([3, -1], np.int64), f"{p}by_tier"),
+        numpy_helper.from_array(np.array([[0.0], [1.0]], np.float32), f"{p}sel"),
+    ]
+    inits += [numpy_helper.from_array(np.array(float(t), np.float32), f"{p}t{t}") for t in (1, 2)]
+    nodes = [
+        helper.make_node("Shape", [EMBEDDING], [f"{p}shape"]),
+        helper.make_node("Slice", [f"{p}shape", f"{p}s", f"{p}e"], [f"{p}b"]),
+        helper.make_node("Concat", [f"{p}b", f"{p}one_i"], [f"{p}colshape"], axis=0),
+        helper.make_node(
+            "ConstantOfShape",
+            [f"{p}colshape"],
+            [f"{p}c0"],
+            value=numpy_helper.from_array(np.zeros(1, np.float32)),
+        ),  # fmt: skip
+        helper.make_node("Add", [f"{p}c0", f"{p}t1"], [f"{p}c1"]),
+        helper.make_node("Add", [f"{p}c0", f"{p}t2"], [f"{p}c2"]),
+    ]
+    for t in range(3):
+        nodes.append(helper.make_node("Concat", [EMBEDDING, f"{p}c{t}"], [f"{p}x{t}"], axis=1))
+    nodes.append(helper.make_node("Concat", [f"{p}x0", f"{p}x1", f"{p}x2"], [f"{p}x"], axis=0))
+    more_nodes, more_inits = _head_nodes(fit, dim + 1, p, f"{p}pair", source=f"{p}x")
+    nodes += more_nodes
+    inits += more_inits
+    nodes += [
+        helper.make_node("MatMul", [f"{p}pair", f"{p}sel"], [f"{p}ok"]),  # [3B, 1], exactly
+        helper.make_node("Reshape", [f"{p}ok", f"{p}by_tier"], [f"{p}tb"]),  # [3, B]
+        helper.make_node("Transpose", [f"{p}tb"], [out], perm=[1, 0]),  # [B, 3]
+    ]
     return nodes, inits
 
 
@@ -170,21 +237,11 @@ def build_graph(
         more_nodes, more_inits = _head_nodes(fit, dim, prefix, out)
         nodes += more_nodes
         inits += more_inits
-    tier_cols = []
-    for t, fit in enumerate(heads.tiers_):
-        pair = f"tier{t}_pair"
-        more_nodes, more_inits = _head_nodes(fit, dim, f"tier{t}_", pair)
-        nodes += more_nodes
-        inits += more_inits
-        # [B, 2] -> column 1 (P(ok)) as [B, 1], exactly, via a 0/1 matrix.
-        inits.append(numpy_helper.from_array(np.array([[0.0], [1.0]], np.float32), f"tier{t}_sel"))
-        nodes.append(helper.make_node("MatMul", [pair, f"tier{t}_sel"], [f"tier{t}_ok"]))
-        tier_cols.append(f"tier{t}_ok")
-    nodes.append(helper.make_node("Max", [tier_cols[0], tier_cols[1]], ["tier_cum1"]))
-    nodes.append(helper.make_node("Max", ["tier_cum1", tier_cols[2]], ["tier_cum2"]))
-    nodes.append(
-        helper.make_node("Concat", [tier_cols[0], "tier_cum1", "tier_cum2"], [tier_out], axis=1)
-    )
+    ordinal = getattr(heads, "tier_ordinal_", None) is not None
+    builder = _ordinal_tier_nodes if ordinal else _per_tier_nodes
+    more_nodes, more_inits = builder(heads, dim, tier_out)
+    nodes += more_nodes
+    inits += more_inits
     ids, mask = INPUT_NAMES
     graph = helper.make_graph(
         nodes,
@@ -200,9 +257,7 @@ def build_graph(
             helper.make_tensor_value_info(
                 risk_out, TensorProto.FLOAT, ["batch", heads.risk_.n_outputs]
             ),
-            helper.make_tensor_value_info(
-                tier_out, TensorProto.FLOAT, ["batch", len(heads.tiers_)]
-            ),
+            helper.make_tensor_value_info(tier_out, TensorProto.FLOAT, ["batch", N_TIERS]),
         ],
         initializer=inits,
     )

@@ -1,9 +1,10 @@
 """`tierwise train` end to end, as one MLflow run with every stage timed.
 
 ingest -> split (time; unseen templates/domains when truth is given) -> embed (student, cached)
--> fit -> calibrate (held-out slice, folded into the trees) -> evaluate -> teacher comparison
--> export (verified bundle, its training window in the manifest) -> register (alias challenger;
-`champion` moves only through `tierwise promote`) -> report.
+-> fit -> calibrate (held-out slice, folded into the trees) -> tune (the tier decision's
+per-feature thresholds, replayed on the same held-out slice: training.tier_tuning) -> evaluate
+-> teacher comparison -> export (verified bundle, its training window in the manifest) ->
+register (alias challenger; `champion` moves only through `tierwise promote`) -> report.
 
 Example:
     result = train([Path("logs.jsonl")], corrections=[Path("corrections.jsonl")],
@@ -107,6 +108,11 @@ def train(
             heads = _fit(cfg, X[splits.train], data.subset(splits.train), progress, real)
         with clock.stage("calibrate"):
             calibrations = _calibrate(cfg, heads, X[splits.calib], data.subset(splits.calib), real)
+        with clock.stage("tune"):
+            from training.tier_tuning import tune_training_slice
+
+            tuning = tune_training_slice(heads, X[splits.calib], data, splits.calib, truth_rows,
+                                         logs, corrections)  # fmt: skip
         with clock.stage("evaluate"):
             evaluations = _evaluate(cfg, heads, X, data, splits, truth_rows)
             if real is not None and len(real.dev_texts):
@@ -140,6 +146,7 @@ def train(
                     "thresholds": _thresholds(cfg),
                     "calibration": [c.to_dict() for c in calibrations],
                     "mlflow_run_id": run_id,
+                    **({"tier_tuning": tuning.to_dict()} if tuning is not None else {}),
                 },
             )
             latency = dict(comparison.latency_ms) if comparison else {}

@@ -32,6 +32,7 @@ from classifier.contracts import Contracts, RoutingTable, load_contracts, load_r
 from classifier.guards import scan
 from classifier.rules import RuleRouter
 from training.config import TrainConfig, load_config
+from training.knn_router import predictions_from_proba
 from training.replay_costs import Logged, logged_outcomes, simulate_outcomes
 from training.replay_data import ReplayData, load_replay_data
 from training.replay_metrics import (
@@ -57,15 +58,24 @@ from training.replay_policies import (
     rules_tiers,
     with_quality_bar,
 )
+from training.replay_tiers import (
+    CURVE_KEYS,
+    keyword_scores,
+    perfect_reader,
+    tier_figures,
+    tune_on,
+    tuned_sweep,
+    tuning_info,
+    tuning_slice,
+    with_tuning,
+)
 from training.splits import make_splits
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BARS = (0.05, 0.2, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
-MAIN = ("rules", "learned", "knn", "random_matched", "prompt_length", "always_nano", "always_mini",
-        "always_full")
-CURVE_KEYS = ("cost_per_1k_usd", "failure_rate", "escalations_per_1k", "share_nano", "share_mini",
-              "share_full")
+MAIN = ("rules", "learned", "knn", "random_matched", "prompt_length", "keyword", "always_nano",
+        "always_mini", "always_full")
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class ReplayResult:
     ips_check: dict[str, dict[str, Any]]
     verdict: str
     info: dict[str, Any]
+    tiers: dict[str, Any] = field(default_factory=dict)  # AUCs, savings, below-baseline checks
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
     run_id: str | None = None
@@ -144,10 +155,14 @@ def run_replay(
 
     guards = [scan(t) for t in texts]
     clf = Classifier.load(bundle_dir)
-    learned_preds = []
-    for start in range(0, m, rc.batch_size):
-        learned_preds += clf.classify_batch(texts[start : start + rc.batch_size])
+    learned_preds = _classify(clf, texts, rc.batch_size)
     knn, embedder, knn_preds = _knn(cfg, rc, rd, splits.train, bundle_dir, texts)
+    held = tuning_slice(rd, splits.calib, table, replays=rc.replays, seed=rc.seed,
+                        max_rows=rc.max_eval_rows, logged=lambda rows: logged_traces(rd, rows))
+    if held is not None:  # kNN's thresholds, tuned where the bundle's were: out of sample
+        knn_held = predictions_from_proba(knn.predict_proba(_encoder(cfg, embedder)(
+            held["texts"])), f"knn-k{rc.knn_k}")  # fmt: skip
+        knn_preds = with_tuning(knn_preds, tune_on(held, knn_held, contracts, table, rules))
 
     def route(preds: Sequence[Any], c: Contracts) -> np.ndarray:
         return one_hot(decide_tiers(preds, texts, features, guards, c, table, rules))
@@ -160,8 +175,13 @@ def run_replay(
         "always_mini": fixed(m, "mini"),
         "always_full": fixed(m, "full"),
     }
+    perfect_preds = None
     if exact:
         pis["oracle"] = one_hot(oracle_tiers(rd.truth.tier_ok[eval_idx]))  # type: ignore[union-attr]
+        perfect_preds = perfect_reader(rd, eval_idx, learned_preds, held,
+                                       lambda ts: _classify(clf, ts, rc.batch_size), contracts,
+                                       table, rules)  # fmt: skip
+        pis["perfect_reader"] = route(perfect_preds, contracts)
 
     logged = logged_traces(rd, eval_idx)
     boot = poisson_weights(m, rc.bootstrap, rc.seed)
@@ -193,13 +213,24 @@ def run_replay(
     scores["prompt_length"].update(length_lo_chars=matched["lo_chars"],
                                    length_hi_chars=matched["hi_chars"])
 
+    keywords = keyword_scores(texts)
+    matched = match_length_cost(keywords, search_score, scores["learned"]["cost_per_1k_usd"])
+    pis["keyword"] = one_hot(length_tiers(keywords, matched["lo_chars"], matched["hi_chars"]))
+    scores["keyword"] = score(pis["keyword"])
+    scores["keyword"].update(keyword_lo=matched["lo_chars"], keyword_hi=matched["hi_chars"])
+
     router_ms = _router_latency(rc, clf, contracts, table, rules, knn, embedder, texts, features)
     add_relative(scores, router_ms)
 
     curves = {"learned": _sweep(rc, learned_preds, route, contracts, score),
               "knn": _sweep(rc, knn_preds, route, contracts, score),
               "prompt_length": [{k: p[k] for k in ("lo_chars", "hi_chars", *CURVE_KEYS)}
-                                for p in length_sweep(lengths, search_score)]}
+                                for p in length_sweep(lengths, search_score)],
+              "keyword": [{"lo_keywords": p["lo_chars"], "hi_keywords": p["hi_chars"],
+                           **{k: p[k] for k in CURVE_KEYS}}
+                          for p in length_sweep(keywords, search_score)]}  # fmt: skip
+    if perfect_preds is not None:
+        curves["perfect_reader"] = _sweep(rc, perfect_preds, route, contracts, score)
     full, nano = scores["always_full"], scores["always_nano"]
     for curve in curves.values():
         for point in curve:
@@ -223,6 +254,9 @@ def run_replay(
             est["exact"] = {k: scores[name][k] for k in ("cost_per_1k_usd", "failure_rate",
                                                            "escalations_per_1k")}
 
+    heads = {"learned": learned_preds, "knn": knn_preds, "perfect_reader": perfect_preds}
+    truth_ok = rd.truth.tier_ok[eval_idx] if rd.truth is not None else None
+    tiers = tier_figures(scores, curves, heads, truth_ok)
     verdict = verdict_sentence(scores, curves.get("learned", []))
     info = {
         "mode": "exact" if exact else "estimate",
@@ -239,13 +273,23 @@ def run_replay(
         "split": splits.sizes(), "holdout_domains": splits.holdout_domains,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    info["tuning"] = {name: tuning_info(p[0].tier_tuning if p else None) for name, p in
+                      (("learned", learned_preds), ("knn", knn_preds),
+                       ("perfect_reader", perfect_preds))}  # fmt: skip
     result = ReplayResult(info["mode"], scores, curves, gaps, per_feature, subsets, ips_check,
-                          verdict, info)
+                          verdict, info, tiers)
     result.out_dir = Path(out_dir)
     result.files = write_outputs(result, Path(out_dir))
     if track:
         result.run_id = _track(result, cfg)
     return result
+
+
+def _classify(clf: Any, texts: list[str], batch_size: int) -> list[Any]:
+    out: list[Any] = []
+    for start in range(0, len(texts), batch_size):
+        out += clf.classify_batch(texts[start : start + batch_size])
+    return out
 
 
 def logged_traces(rd: ReplayData, index: np.ndarray) -> Logged:
@@ -284,6 +328,9 @@ def _encoder(cfg: TrainConfig, embedder: Any) -> Callable[[list[str]], np.ndarra
 
 def _sweep(rc: ReplayConfig, preds: Sequence[Any], route: Callable, contracts: Contracts,
            score: Callable) -> list[dict[str, float]]:
+    """Tuned predictions: one failure price for all features; untuned: the quality bar."""
+    if preds and preds[0].tier_tuning is not None and contracts.decision.thresholds == "tuned":
+        return tuned_sweep(preds, route, contracts, score)
     points = []
     for bar in rc.bars:
         s = score(route(preds, with_quality_bar(contracts, bar)))

@@ -85,6 +85,25 @@ def with_quality_bar(contracts: Contracts, bar: float, *, price_only: bool = Tru
     return Contracts(parsed, f"{contracts.source} (quality_bar={bar}, price_only={price_only})")
 
 
+def with_failure_cost(contracts: Contracts, usd: float) -> Contracts:
+    """The same contracts with one price of a failure for every feature (review cost folded in).
+
+    The learned curve sweeps it: with tuned thresholds each feature then takes its bundle's
+    tuned point for that price, which is how a team would trade cost for failures.
+    """
+
+    def change(c: FeatureContract) -> FeatureContract:
+        econ = c.economics.model_copy(update={"failure_usd": usd, "review_usd": 0.0})
+        return c.model_copy(update={"economics": econ})
+
+    parsed = ContractsFile(
+        decision=contracts.decision,
+        default=change(contracts.default),
+        features={k: change(v) for k, v in contracts.features.items()},
+    )
+    return Contracts(parsed, f"{contracts.source} (failure_usd={usd})")
+
+
 def matched_mixture(target_cost: float, tier_costs: Sequence[float]) -> np.ndarray:
     """Tier shares q (one row for every request) whose cost equals `target_cost`.
 

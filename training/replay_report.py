@@ -8,12 +8,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-ORDER = ("oracle", "learned", "knn", "rules", "random_matched", "prompt_length", "always_nano",
-         "always_mini", "always_full")
-LABEL = {"oracle": "oracle (cheapest viable tier)", "learned": "learned (bundle + decision)",
+ORDER = ("oracle", "perfect_reader", "learned", "knn", "rules", "random_matched", "prompt_length",
+         "keyword", "always_nano", "always_mini", "always_full")
+LABEL = {"oracle": "oracle (cheapest viable tier)",
+         "perfect_reader": "perfect reader (best possible tier head)",
+         "learned": "learned (bundle + decision)",
          "knn": "kNN router (same embeddings)", "rules": "rules (today's router)",
          "random_matched": "random at learned's cost",
-         "prompt_length": "prompt length at learned's cost", "always_nano": "always nano",
+         "prompt_length": "prompt length at learned's cost",
+         "keyword": "keyword router at learned's cost", "always_nano": "always nano",
          "always_mini": "always mini", "always_full": "always full"}
 FEATURE_POLICIES = ("rules", "learned", "knn", "oracle", "always_full")
 
@@ -32,7 +35,20 @@ def _ci(s: dict[str, Any], key: str, fmt: str) -> str:
 def _knob(point: dict[str, Any]) -> str:
     if "quality_bar" in point:
         return f"{point['quality_bar']:.2f}"
+    if "failure_usd" in point:
+        return f"{point['failure_usd']:.4g}"
+    if "lo_keywords" in point:
+        return f"{point['lo_keywords']:.0f} / {point['hi_keywords']:.0f}"
     return f"{point['lo_chars']:,.0f} / {point['hi_chars']:,.0f}"
+
+
+KNOB = {"quality_bar": "bar", "failure_usd": "failure price (USD, every feature)",
+        "lo_keywords": "nano below / full from (keywords)",
+        "lo_chars": "nano below / full from (chars)"}
+
+
+def _knob_name(curve: list[dict[str, Any]]) -> str:
+    return next((v for k, v in KNOB.items() if curve and k in curve[0]), "knob")
 
 
 def _policies(result: Any) -> list[str]:
@@ -90,7 +106,9 @@ def _curve_note(curve: list[dict[str, float]], rules: dict[str, Any]) -> str:
         return " No threshold on the learned curve reaches the rules' failure rate."
     best = min(ok, key=lambda p: p["cost_per_1k_usd"])
     saving = 1.0 - best["cost_per_1k_usd"] / rules["cost_per_1k_usd"]
-    return (f" On the threshold curve, bar {best['quality_bar']:.2f} (price-only decision) costs "
+    knob = (f"bar {best['quality_bar']:.2f} (price-only decision)" if "quality_bar" in best else
+            f"every failure priced at {best['failure_usd']:.4g} USD (tuned thresholds)")
+    return (f" On the learned curve, {knob} costs "
             f"{best['cost_per_1k_usd']:.4f} USD per 1k at {best['failure_rate']:.2%} failures: "
             f"{saving:+.1%} vs the rules at no higher failure rate.")
 
@@ -128,6 +146,15 @@ def render(result: Any, png_name: str) -> str:
                 f"cost ({_f(length['cost_per_1k_usd'])} against {_f(learned['cost_per_1k_usd'])}"
                 f" USD per 1k; failures {_f(length['failure_rate'], '.2%')} against "
                 f"{_f(learned['failure_rate'], '.2%')}).", ""]
+    keyword = result.scores.get("keyword")
+    if keyword:
+        out += [f"The keyword router counts distinct difficulty keywords (reasoning, arithmetic, "
+                "constraints, size and format, specialist terms, code): under "
+                f"{keyword['keyword_lo']:.0f} to nano, from {keyword['keyword_hi']:.0f} on to "
+                "full, thresholds picked on these very rows as for prompt length "
+                f"({_f(keyword['cost_per_1k_usd'])} USD per 1k, failures "
+                f"{_f(keyword['failure_rate'], '.2%')}).", ""]
+    out += _tier_section(result)
     out += ["## Cost versus quality", "", f"![cost versus quality]({png_name})", "",
             "| curve | CPT(50%) | CPT(80%) | APGR | best savings vs always-full at no higher "
             "failure rate |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -135,19 +162,20 @@ def render(result: Any, png_name: str) -> str:
         best = result.scores[name].get("best_savings_at_full_quality")
         out.append(f"| {name} | {_f(g['cpt50'], '.1%')} | {_f(g['cpt80'], '.1%')} | "
                    f"{_f(g['apgr'], '.3f')} | {_f(best, '.1%')} |")
-    out += ["", "Threshold sweep: every feature's quality bar set to the value and failure costs "
-            "set to zero, so the decision takes the cheapest allowed tier whose P(ok) meets "
-            "the bar; guards, risk floors and abstention unchanged. The prompt-length curve is "
-            "the cost/failure frontier of its two thresholds over every pair of 5 % length "
-            "quantiles:", ""]
+    out += ["", "Curves. With tuned thresholds (a bundle built by `tierwise train`) the learned, "
+            "kNN and perfect-reader curves price a failure alike for every feature and let each "
+            "feature take its own threshold for that price, tuned on the held-out calibration "
+            "slice (never these rows). Without tuning, every feature's quality bar is set to the "
+            "value and failure costs to zero (the cheapest allowed tier whose P(ok) meets the "
+            "bar). The prompt-length and keyword curves are the cost/failure frontiers of their "
+            "two thresholds over every pair of 5 % quantiles, picked on these very rows:", ""]
     for name, curve in result.curves.items():
-        by_length = bool(curve) and "quality_bar" not in curve[0]
-        knob = "nano below / full from (chars)" if by_length else "bar"
+        knob = _knob_name(curve)
         out += [f"**{name}**", "", f"| {knob} | cost / 1k | failure | nano / mini / full | PGR |",
                 "| ---: | ---: | ---: | --- | ---: |"]
         out += [f"| {_knob(p)} | {_f(p['cost_per_1k_usd'])} | "
                 f"{_f(p['failure_rate'], '.2%')} | {p['share_nano']:.0%} / {p['share_mini']:.0%}"
-                f" / {p['share_full']:.0%} | {_f(p['pgr'], '.3f')} |" for p in curve]
+                f" / {p['share_full']:.0%} | {_f(p['pgr'], '.3f')} |" for p in _distinct(curve)]
         out.append("")
     out += ["## Per feature", "", "Cost per 1k requests (USD) / failure rate.", "",
             "| feature | " + " | ".join(p for p in FEATURE_POLICIES if p in result.per_feature)
@@ -188,6 +216,57 @@ def render(result: Any, png_name: str) -> str:
     return "\n".join(out)
 
 
+def _distinct(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Points that differ from the one before (neighbouring prices often route alike)."""
+    out: list[dict[str, Any]] = []
+    for p in curve:
+        if not out or (p["cost_per_1k_usd"], p["failure_rate"]) != (
+                out[-1]["cost_per_1k_usd"], out[-1]["failure_rate"]):
+            out.append(p)
+    return out
+
+
+def _tier_section(result: Any) -> list[str]:
+    """AUCs beside the perfect reader's, savings against always-full, below-baseline checks."""
+    t = result.tiers
+    if not t:
+        return []
+    out = ["## The smallest viable tier", ""]
+    auc = t.get("auc")
+    if auc:
+        out += ["How well P(ok | tier) separates the requests a tier answers from those it fails "
+                "(ROC AUC against the simulator's truth), and how often the smallest tier with "
+                "P(ok) >= 0.5 is the smallest viable one. The perfect reader knows each text's "
+                "noiseless difficulty (docs/generator.md): no head reading the text can do better.",
+                "", "| head | AUC nano | AUC mini | AUC full | tier accuracy |",
+                "| --- | ---: | ---: | ---: | ---: |"]
+        for name, a in auc.items():
+            out.append(f"| {name} | {_f(a['nano'], '.3f')} | {_f(a['mini'], '.3f')} | "
+                       f"{_f(a['full'], '.3f')} | {_f(t['tier_accuracy'][name], '.1%')} |")
+        out.append("")
+    out += ["Savings against always-full along each curve: at no higher failure rate than "
+            "always-full's (the target), and at looser failure rates.", "",
+            "| curve | at always-full's failure | +0.5 point | +1 point | at the rules' failure |",
+            "| --- | ---: | ---: | ---: | ---: |"]
+    for name, sv in t["savings"].items():
+        out.append(f"| {name} | {_f(sv['at_full_failure'], '.1%')} | "
+                   f"{_f(sv['at_full_plus_0.5pt'], '.1%')} | {_f(sv['at_full_plus_1pt'], '.1%')}"
+                   f" | {_f(sv['at_rules_failure'], '.1%')} |")
+    below = t.get("below")
+    if below:
+        out += ["", "Is the learned curve below each baseline? At every baseline point whose "
+                "failure rate the learned curve spans, the learned cost there minus the "
+                "baseline's (USD per 1k; > 0 means the learned curve is above it).", "",
+                "| baseline | points | compared | worst gap | at failure | below everywhere |",
+                "| --- | ---: | ---: | ---: | ---: | --- |"]
+        for row in below:
+            verdict = "yes" if row["below"] else ("no" if row["compared"] else "not comparable")
+            out.append(f"| {row['baseline']} | {row['points']} | {row['compared']} | "
+                       f"{_f(row['worst_gap_per_1k'], '+.4f')} | "
+                       f"{_f(row['worst_at_failure'], '.2%')} | {verdict} |")
+    return [*out, ""]
+
+
 def plot(result: Any, path: Path) -> Path:
     """Left: cost per 1k vs failure rate (curves + policy points). Right: PGR vs full share."""
     import matplotlib
@@ -197,7 +276,7 @@ def plot(result: Any, path: Path) -> Path:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
     for name, curve in result.curves.items():
-        kind = "bar" if curve and "quality_bar" in curve[0] else "length threshold"
+        kind = _knob_name(curve).split(" (")[0]
         left.plot([p["failure_rate"] * 100 for p in curve], [p["cost_per_1k_usd"] for p in curve],
                   marker=".", label=f"{name} ({kind} sweep)")
         right.plot([p["share_full"] * 100 for p in curve], [p["pgr"] for p in curve],
@@ -235,8 +314,8 @@ def write_outputs(result: Any, out_dir: Path) -> dict[str, Path]:
     report.write_text(render(result, png.name), encoding="utf-8")
     payload = {"mode": result.mode, "verdict": result.verdict, "info": result.info,
                "scores": result.scores, "curves": result.curves, "gaps": result.gaps,
-               "per_feature": result.per_feature, "subsets": result.subsets,
-               "ips_check": result.ips_check}
+               "tiers": result.tiers, "per_feature": result.per_feature,
+               "subsets": result.subsets, "ips_check": result.ips_check}
     js = out_dir / "replay.json"
     js.write_text(json.dumps(_finite(payload), indent=1, default=_json_default,
                              allow_nan=False), encoding="utf-8")

@@ -48,7 +48,7 @@ def test_missing_tokenizer_is_refused(bundle: Path) -> None:
 
 def test_other_format_version_is_refused(bundle: Path) -> None:
     _edit_manifest(bundle, format_version=99)
-    with pytest.raises(BundleError, match="format 99.*tierwise export"):
+    with pytest.raises(BundleError, match="format 99.*formats 1 to 2.*tierwise export"):
         Classifier.load(bundle)
 
 
@@ -132,3 +132,33 @@ def test_graph_without_a_feature_layout_is_refused(bundle: Path) -> None:
 def test_not_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="not a tierwise bundle"):
         Classifier.load(tmp_path)
+
+
+def _tuning() -> dict:
+    return {"prices": [0.0, 0.01, 1.0], "mode": "exact", "rows": 400,
+            "features": {"*": {"cost_usd": [0.001, 0.002, 0.0035],
+                               "failure_rate": [0.2, 0.05, 0.016], "rows": 400}}}  # fmt: skip
+
+
+def test_format_1_bundles_still_load_without_tuning(bundle: Path) -> None:
+    _edit_manifest(bundle, format_version=1)
+    clf = Classifier.load(bundle)
+    assert clf.tier_tuning is None and clf.classify("Tag this ticket").tier_tuning is None
+
+
+def test_tuning_reaches_every_prediction_and_the_bundle_hash(bundle: Path) -> None:
+    before = Classifier.load(bundle).bundle_hash
+    _edit_manifest(bundle, tier_tuning=_tuning())
+    clf = Classifier.load(bundle)
+    assert clf.tier_tuning is not None and clf.tier_tuning.failure_price("x", 0.02) == 0.01
+    assert clf.classify("Tag this ticket").tier_tuning is clf.tier_tuning
+    assert all(p.tier_tuning is clf.tier_tuning for p in clf.classify_batch(["a b", "c d"]))
+    assert clf.bundle_hash != before  # tuning decides tiers, so it is part of the identity
+
+
+def test_malformed_tuning_is_refused(bundle: Path) -> None:
+    bad = _tuning()
+    bad["features"]["*"]["failure_rate"] = [0.2]
+    _edit_manifest(bundle, tier_tuning=bad)
+    with pytest.raises(BundleError, match="one value per price.*tierwise export"):
+        Classifier.load(bundle)

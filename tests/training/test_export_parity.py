@@ -137,3 +137,30 @@ def test_plain_mean_pooling_still_exports_with_parity(tiny_model, tmp_path: Path
         [list(p.tier_ok_probs.values()) for p in Classifier.load(bundle).classify_batch(texts)]
     )
     assert np.abs(got - expected).max() <= 1e-5
+
+
+def test_ordinal_tier_head_exports_as_one_model_run_per_tier(tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+    """The stacked (request, tier) model in the graph: P(ok) as in sklearn, monotone, calibrated."""
+    from training.calibration import calibrate_heads
+
+    data = tiny_model.data
+    X = tiny_model.student.encode(data["text"])
+    heads = TierwiseHeads(max_iter=20, min_samples_leaf=5, tier_head="ordinal").fit(
+        X[:300], data["intent"][:300], data["risk"][:300], data["tier_ok"][:300],
+        data["propensity"][:300], first_tier=data["first_tier"][:300],
+    )  # fmt: skip
+    calibrate_heads(heads, X[300:], data["intent"][300:], data["risk"][300:],
+                    data["tier_ok"][300:], threshold=0.0, n_bins=10)  # fmt: skip
+    bundle = export_bundle(tiny_model.student, heads, tmp_path / "ord", name="ord", version="1")
+    manifest = json.loads((bundle / MANIFEST_FILE).read_text())
+    assert manifest["heads"]["params"]["tier_head"] == "ordinal"
+    assert "by construction" in manifest["heads"]["tier_monotone"]
+    texts = _parity_texts(data["text"], n=300)
+    expected = heads.predict_proba(tiny_model.student.encode(texts))
+    clf = Classifier.load(bundle)
+    batch = np.array([list(p.tier_ok_probs.values()) for p in clf.classify_batch(texts)])
+    single = np.array([list(clf.classify(t).tier_ok_probs.values()) for t in texts[:40]])
+    assert np.abs(batch - expected["tier_ok"]).max() <= 1e-5
+    assert np.abs(single - expected["tier_ok"][:40]).max() <= 1e-5
+    assert (np.diff(batch, axis=1) >= 0).all()
+    assert batch[:, 0].std() > 0.01  # the tiers are not a constant

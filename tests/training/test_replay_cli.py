@@ -44,8 +44,8 @@ def test_evaluate_end_to_end(logs: Path, tiny_bundle: Path, tmp_path: Path,
 
     payload = json.loads((out / "replay.json").read_text())
     assert payload["mode"] == "exact"
-    expected = {"rules", "learned", "knn", "random_matched", "prompt_length", "always_nano",
-                "always_mini", "always_full", "oracle"}
+    expected = {"rules", "learned", "knn", "random_matched", "prompt_length", "keyword",
+                "always_nano", "always_mini", "always_full", "oracle", "perfect_reader"}
     assert set(payload["scores"]) == expected
     scores = payload["scores"]
     assert payload["info"]["eval_rows"] == 120  # newest 20% of 600
@@ -125,3 +125,62 @@ def test_missing_bundle_is_a_clear_error(logs: Path, tmp_path: Path,
                     "--no-mlflow"])
     assert code == 2
     assert "tierwise train" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_a_tuned_bundle_sweeps_failure_prices(tiny_model, tmp_path: Path) -> None:  # noqa: ANN001
+    """A bundle carrying tuned thresholds: learned and kNN curves are failure-price sweeps, tuned
+    out of sample, and the report compares the learned curve with every baseline."""
+    from classifier.contracts import load_contracts, load_routing_table
+    from classifier.rules import RuleRouter
+    from classifier.runtime import Classifier
+    from training.config import load_config
+    from training.export import export_bundle
+    from training.replay_costs import simulate_outcomes
+    from training.replay_data import load_replay_data
+    from training.splits import make_splits
+    from training.tier_tuning import tune
+
+    logs = tmp_path / "logs"
+    generate(2500, seed=9, out_dir=logs)
+    table, contracts = load_routing_table(), load_contracts()
+    rd = load_replay_data([logs / "logs.jsonl"], [logs / "corrections.jsonl"],
+                          logs / "truth.jsonl", table)
+    cfg = load_config(overrides=["data.calib_fraction=0.3"])
+    calib = make_splits(rd.data.ts, cfg.data, rd.truth).calib
+    texts = [rd.data.text[i] for i in calib]
+    tuning = tune(Classifier.load(tiny_model.bundle_dir).classify_batch(texts), texts,
+                  [rd.data.feature[i] for i in calib], contracts, table,
+                  RuleRouter.default(table.tier_models),
+                  outcomes=simulate_outcomes(rd.requests(calib), table, replays=1))
+    bundle = export_bundle(tiny_model.student, tiny_model.heads, tmp_path / "tuned",
+                           name="tuned", version="1",
+                           extra_manifest={"tier_tuning": tuning.to_dict()})
+    out = tmp_path / "report"
+    code = run_cli([
+        "--logs", str(logs / "logs.jsonl"), "--corrections", str(logs / "corrections.jsonl"),
+        "--truth", str(logs / "truth.jsonl"), "--bundle", str(bundle), "--out", str(out),
+        "--replays", "1", "--bootstrap", "20", "--no-mlflow", "--set", "embed.cache=false",
+        "--set", "data.calib_fraction=0.3",
+    ])
+    assert code == 0
+    payload = json.loads((out / "replay.json").read_text())
+    assert payload["info"]["tuning"]["learned"]["rows"] == len(calib)
+    assert payload["info"]["tuning"]["knn"]["rows"] == len(calib)  # tuned on the same slice
+    for name in ("learned", "knn", "perfect_reader"):
+        curve = payload["curves"][name]
+        prices = [p["failure_usd"] for p in curve]
+        assert prices == sorted(prices) and prices[0] == 0.0 and prices[-1] == 100.0
+        # pricing failures higher never makes the decision cheaper overall at the ends
+        assert curve[0]["cost_per_1k_usd"] <= curve[-1]["cost_per_1k_usd"]
+        assert curve[0]["failure_rate"] >= curve[-1]["failure_rate"]
+    tiers = payload["tiers"]
+    assert set(tiers["auc"]) == {"learned", "knn", "perfect_reader"}
+    assert tiers["auc"]["perfect_reader"]["mini"] > 0.75  # the simulator's ceiling, not noise
+    assert {row["baseline"] for row in tiers["below"]} == {
+        "always_nano", "always_mini", "always_full", "rules", "knn", "prompt_length", "keyword"}
+    assert set(tiers["savings"]["learned"]) == {
+        "at_full_failure", "at_full_plus_0.5pt", "at_full_plus_1pt", "at_rules_failure"}
+    report = (out / "report.md").read_text()
+    assert "## The smallest viable tier" in report and "failure price (USD" in report
+    assert "| keyword router at learned's cost |" in report
