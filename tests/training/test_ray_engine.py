@@ -102,3 +102,19 @@ def test_ray_ingestion_shards_count_every_line_of_one_file(
     assert (want.lines_read, want.blank_lines, want.valid, want.quarantined) == (201, 2, 200, 1)
     (entry,) = [orjson.loads(x) for x in _entries(tmp_path / "q2.jsonl")]
     assert entry["line"] == 52 and entry["reason"] == "bad_json"
+
+
+def test_ray_embedding_equals_in_process(
+    ray_cluster: None, student_dir: Path, generated_logs: Path
+) -> None:
+    from training.embed import StaticStudent
+    from training.engines.ray_embed import ray_encode
+
+    texts = [orjson.loads(line)["text"] for line in
+             (generated_logs / "logs.jsonl").read_bytes().splitlines()[:700]]  # fmt: skip
+    student = StaticStudent.load(student_dir)
+    expected = student.encode(texts)
+    got = ray_encode(student, texts, workers=2, batch_size=64, block_rows=100)
+    assert got.shape == expected.shape and got.dtype == np.float32
+    assert np.abs(got - expected).max() <= 1e-6
+    assert np.abs(expected).sum() > 0  # real vectors, not a zero matrix on both sides
