@@ -65,13 +65,21 @@ def train(
     register: bool = True,
     progress: bool = True,
     extra_report_paths: Sequence[Path] = (),
+    engine: str = "local",
+    engine_workers: int | None = None,
+    fit_sample: int | None = None,
 ) -> TrainResult:
-    """Train, evaluate, export and (by default) register one model; see the module docstring."""
+    """Train, evaluate, export and (by default) register one model; see the module docstring.
+
+    `engine="ray"` ingests and embeds on Ray Data (training.engines; same results); `fit_sample`
+    fits the heads on a stratified sample of that many train rows, logged to MLflow.
+    """
     import mlflow
 
     from training.embed import StaticStudent
+    from training.engines import stages as engine_stages
+    from training.engines.sampling import log_sample, stratified_rows
     from training.export import export_bundle
-    from training.ingest import load_training_set
 
     cfg = config
     work_dir = Path(work_dir)
@@ -83,10 +91,12 @@ def train(
     with mlflow.start_run(run_name=f"train-{version_label}") as run:
         run_id = run.info.run_id
         tracking.log_config(cfg)
+        mlflow.log_param("engine", engine)
 
         with clock.stage("ingest", ticker=True):
             quarantine = work_dir / "quarantine.jsonl"
-            data, ingest = load_training_set(list(logs), list(corrections), quarantine)
+            data, ingest = engine_stages.ingest(engine, logs, corrections, quarantine,
+                                                engine_workers)  # fmt: skip
         with clock.stage("split"):
             truth_rows = load_truth(truth, data.request_id) if truth else None
             splits = make_splits(data.ts, cfg.data, truth_rows)
@@ -102,10 +112,17 @@ def train(
                 real = _real_text(cfg, student, data, splits, cache, progress)
                 student = real.student
         with clock.stage("embed"):
-            X = _encode(cache, student, data.text, progress)
+            if engine == "ray":
+                X = engine_stages.encode_on_ray(student, data.text, engine_workers)
+            else:
+                X = _encode(cache, student, data.text, progress)
 
         with clock.stage("fit"):
-            heads = _fit(cfg, X[splits.train], data.subset(splits.train), progress, real)
+            fit_rows = splits.train
+            if fit_sample is not None:
+                fit_rows = stratified_rows(data, splits.train, fit_sample, cfg.heads.random_state)
+                log_sample(len(splits.train), len(fit_rows), cfg.heads.random_state, len(data))
+            heads = _fit(cfg, X[fit_rows], data.subset(fit_rows), progress, real)
         with clock.stage("calibrate"):
             calibrations = _calibrate(cfg, heads, X[splits.calib], data.subset(splits.calib), real)
         with clock.stage("tune"):

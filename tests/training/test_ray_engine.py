@@ -118,3 +118,37 @@ def test_ray_embedding_equals_in_process(
     assert got.shape == expected.shape and got.dtype == np.float32
     assert np.abs(got - expected).max() <= 1e-6
     assert np.abs(expected).sum() > 0  # real vectors, not a zero matrix on both sides
+
+
+def test_train_with_the_ray_engine_logs_the_stratified_fit_sample(
+    ray_cluster: None, generated_logs: Path, sqlite_tracking: str, student_dir: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from mlflow import MlflowClient
+
+    from classifier.cli import main
+    from classifier.runtime import Classifier
+    from tests.training.conftest import SMALL
+    from training.ingest import load_training_set
+
+    sets = [f"{k}={v}" for k, v in {**SMALL, "teacher.enabled": False}.items()]
+    code = main([
+        "train", "--engine", "ray", "--fit-sample", "600", "--no-register", "--no-progress",
+        "--logs", str(generated_logs / "logs.jsonl"),
+        "--corrections", str(generated_logs / "corrections.jsonl"),
+        "--truth", str(generated_logs / "truth.jsonl"), "--student-dir", str(student_dir),
+        "--bundle-dir", str(tmp_path / "bundle"), "--work-dir", str(tmp_path / "w"),
+        *[arg for s in sets for arg in ("--set", s)],
+    ])  # fmt: skip
+    assert code == 0
+    clf = Classifier.load(tmp_path / "bundle")
+    run = MlflowClient(tracking_uri=sqlite_tracking).get_run(clf.manifest.mlflow_run_id)
+    params = run.data.params
+    assert params["engine"] == "ray"
+    assert int(params["fit.sample_rows"]) <= 600 + 40  # at most one extra row per stratum
+    assert int(params["fit.sample_rows"]) < int(params["fit.sample_of_train_rows"])
+    assert params["fit.data_rows_valid"] == params["data.rows_valid"] == "1500"
+    assert params["fit.sampling"].startswith("stratified")
+    _, local = load_training_set([generated_logs / "logs.jsonl"],
+                                 [generated_logs / "corrections.jsonl"])  # fmt: skip
+    assert params["data.sha256"] == local.fingerprint  # the same data as the in-process path

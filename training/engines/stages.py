@@ -1,0 +1,31 @@
+"""The training pipeline's engine seam: ingest and embed in process (default) or on Ray.
+
+`training.pipeline.train(engine="ray")` calls these; with the default engine they call the
+in-process functions, so the default path never imports Ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ENGINES = ("local", "ray")
+
+
+def ingest(engine: str, logs: Sequence[Path], corrections: Sequence[Path], quarantine: Path,
+           workers: int | None = None) -> tuple[Any, Any]:  # fmt: skip
+    """(TrainingSet, IngestReport) from the chosen engine; both give the same result."""
+    if engine == "ray":
+        from training.engines.ray_ingest import ray_load_training_set
+
+        return ray_load_training_set(list(logs), list(corrections), quarantine, num_cpus=workers)
+    from training.ingest import load_training_set
+
+    return load_training_set(list(logs), list(corrections), quarantine)
+
+
+def encode_on_ray(embedder: Any, texts: Sequence[str], workers: int | None = None) -> Any:
+    from training.engines.ray_embed import ray_encode
+
+    return ray_encode(embedder, list(texts), workers=workers)
