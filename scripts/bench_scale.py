@@ -6,8 +6,9 @@
     python scripts/bench_scale.py spark  --workers 2 --bundle models/default --logs L --limit N
 
 Records/s exclude starting the engine (Ray cluster, Spark session), which is reported apart.
-Peak memory: the driver's own peak RSS, and the peak of the summed RSS of every Ray worker
-process (sampled every 0.2 s), since Ray's workers are not the driver's children.
+Peak memory: the driver's own peak RSS, and the peak of the summed RSS of every process the
+driver started (Ray's raylet, agents and workers; Spark's JVM and Python workers), sampled every
+0.2 s, since getrusage does not see grandchildren that are still running.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 
 class WorkerMemory:
-    """Peak of the summed RSS of Ray worker processes (`ray::` in their title)."""
+    """Peak of the summed RSS of the engine's processes (see `_ray_workers_rss`)."""
 
     def __init__(self) -> None:
         self.peak = 0
@@ -45,19 +46,31 @@ class WorkerMemory:
 
 
 def _ray_workers_rss() -> int:
-    """Summed RSS (bytes) of processes titled `ray::...` (Linux /proc; gone ones are skipped)."""
-    total = 0
+    """Summed RSS (bytes) of this process's descendants (Linux /proc): the local Ray cluster's
+    raylet, agents and workers, or Spark's JVM and Python workers; never another session's."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if not (entry / "cmdline").read_bytes().startswith(b"ray::"):
-                continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            status = (entry / "status").read_text().splitlines()
         except OSError:
             continue
+        for line in status:
+            if line.startswith("PPid:"):
+                parents[int(entry.name)] = int(line.split()[1])
+            elif line.startswith("VmRSS:"):
+                rss[int(entry.name)] = int(line.split()[1]) * 1024
+    mine, total = {os.getpid()}, 0
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in mine and pid not in mine:
+                mine.add(pid)
+                changed = True
+                total += rss.get(pid, 0)
     return total
 
 
@@ -103,7 +116,11 @@ def main() -> int:
         if args.engine == "ray":
             from training.engines.ray_ingest import ray_load_training_set
 
-            data, report = ray_load_training_set(args.logs, args.corrections, quarantine)
+            timings: dict[str, float] = {}
+            data, report = ray_load_training_set(
+                args.logs, args.corrections, quarantine, timings=timings
+            )
+            out.update({k: round(v, 2) for k, v in timings.items()})
         else:
             from training.ingest import load_training_set
 

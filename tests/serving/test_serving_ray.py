@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ def _request(port: int, method: str, path: str, body: Any = None) -> tuple[int, 
         conn.close()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def test_ray_serve_deployment_serves_the_app(tiny_bundle: Path, tmp_path: Path) -> None:
     pytest.importorskip("ray.serve", reason="Ray Serve needs the `ray` extra")
     import ray
@@ -33,7 +40,6 @@ def test_ray_serve_deployment_serves_the_app(tiny_bundle: Path, tmp_path: Path) 
 
     from classifier.runtime import Classifier
     from serving.ray_serve import build, start
-    from tests.serving.conftest import free_port
 
     port = free_port()
     app = build({"bundle_path": str(tiny_bundle), "log_dir": str(tmp_path / "logs")}, replicas=1)

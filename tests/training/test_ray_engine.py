@@ -128,10 +128,15 @@ def test_train_with_the_ray_engine_logs_the_stratified_fit_sample(
 
     from classifier.cli import main
     from classifier.runtime import Classifier
-    from tests.training.conftest import SMALL
     from training.ingest import load_training_set
 
-    sets = [f"{k}={v}" for k, v in {**SMALL, "teacher.enabled": False}.items()]
+    small = {
+        "realtext.enabled": False,
+        "teacher.enabled": False,
+        "heads.max_iter": 15,
+        "promote.max_rows": 400,
+    }  # as tests/training/conftest.py's SMALL, no teacher
+    sets = [f"{k}={v}" for k, v in small.items()]
     code = main([
         "train", "--engine", "ray", "--fit-sample", "600", "--no-register", "--no-progress",
         "--logs", str(generated_logs / "logs.jsonl"),
