@@ -81,7 +81,7 @@ def ray_load_training_set(
     ingestion.quarantine = QuarantineWriter(quarantine_path)
     try:
         located = ingestion._index_corrections()
-        index = {rid: [(x.event, x.item.data) for x in events] for rid, events in located.items()}
+        index = {rid: [x.item.data for x in events] for rid, events in located.items()}
         table = scan_with_ray(plan_shards(ingestion.logs, shard_bytes), index)
         scanned = time.perf_counter()
         data = _reconcile(ingestion, table, located)

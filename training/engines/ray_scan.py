@@ -21,8 +21,9 @@ from training.engines.shards import Shard, iter_shard
 from training.ingest import _before_detail, _best_effort_id, _merge_corrections, _reason
 from training.labels import derive_labels
 
-# Corrections by request_id: (event, its raw line), as the driver indexed them.
-CorrectionIndex = dict[str, list[tuple[CorrectionEvent, bytes]]]
+# Corrections by request_id: their raw lines (validated by the driver), parsed again only for
+# the records they belong to: shipping bytes to each task is far cheaper than pydantic objects.
+CorrectionIndex = dict[str, list[bytes]]
 
 SCHEMA = pa.schema(
     [
@@ -107,7 +108,8 @@ def _valid_row(record: LogRecord, data: bytes, index: CorrectionIndex) -> dict[s
         record = record.model_copy(update={"corrections": kept})
     digest = hashlib.sha256(data)
     joined, before = [], []
-    for position, (event, raw) in enumerate(index.get(record.request_id, ())):
+    for position, raw in enumerate(index.get(record.request_id, ())):
+        event = CorrectionEvent.model_validate_json(raw, strict=True)
         if event.ts < record.ts:
             before.append([position, _before_detail(event.ts, record.ts)])
         else:
