@@ -44,6 +44,9 @@ def score_parquet(
 ) -> int:
     """Score `source` into `destination` (overwritten); returns the rows written."""
     frame = spark.read.parquet(source)
+    cores = spark.sparkContext.defaultParallelism
+    if frame.rdd.getNumPartitions() < cores:  # one small file is one partition: one core busy
+        frame = frame.repartition(cores)
     columns = [c for c in (*keep, text_column) if c in frame.columns]
     scored = score_frame(spark, frame.select(*columns), model_uri, text_column)
     scored.write.mode("overwrite").parquet(destination)
