@@ -381,6 +381,11 @@ class _FloorCollector(Collector):
             "escalations (via /feedback) that set or raised a conversation's floor",
             self.floors.raised,
         )
+        yield CounterMetricFamily(
+            "tierwise_conversation_floor_errors",
+            "failed reads or writes of the floors the workers share (conversation-floors.sqlite)",
+            self.floors.sync_errors,
+        )
 
 
 class _LogCollector(Collector):

@@ -63,7 +63,10 @@ class ClassifyService:
             self.experiment = from_settings(settings, self.known_features)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-        self.floors = ConversationFloors(settings.conversation_max, settings.conversation_ttl_s)
+        # Shared by the workers through TIERWISE_LOG_DIR, where feedback (the source) writes.
+        self.floors = ConversationFloors(
+            settings.conversation_max, settings.conversation_ttl_s, settings.log_dir
+        )
         self.rules: RulesPolicy | None = None
         self.ensure_rules(self.experiment)
         self.decision_log: DecisionLog | None = None
@@ -105,6 +108,7 @@ class ClassifyService:
 
     def close(self) -> None:
         """Flush every log (called on shutdown)."""
+        self.floors.close()
         if self.decision_log is not None:
             self.decision_log.close()
         if self.feedback is not None:

@@ -296,3 +296,37 @@ def test_an_escalated_conversation_keeps_its_tier(client: TestClient) -> None:
     assert off["tier"] == tier  # configured otherwise: no floor
     assert _metric(client, 'tierwise_decisions_total{arm="none",policy="learned",'
                            'reason="conversation_floor",tier="full"}') == 1.0  # fmt: skip
+
+
+def test_a_floor_holds_in_every_worker(tiny_bundle: Path, tmp_path: Path) -> None:
+    """Two apps on one TIERWISE_LOG_DIR, as the workers of `tierwise serve --workers 2` are:
+    the feedback reaches one, the next turn the other."""
+    import time
+
+    settings = _settings(tiny_bundle, tmp_path)
+    with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as two:
+        text, tier = "", ""
+        for i, probe in enumerate(TEXTS):
+            body = {"text": probe, "feature": "inline_assist", "request_id": f"probe-{i}"}
+            tier = one.post("/classify", json=body).json()["route"]["tier"]
+            if tier != "full":
+                text = probe
+                break
+        assert text, "the tiny model routes every probe to full; pick other probe texts"
+        turn = {"text": text, "feature": "inline_assist", "conversation_id": "conv-w"}
+        assert (
+            two.post("/classify", json={**turn, "request_id": "w-0"}).json()["route"]["tier"]
+            == tier
+        )
+        assert one.post("/classify", json={**turn, "request_id": "w-1"}).status_code == 200
+        _feedback(one, "w-1", tier, "full")
+        deadline, n, route = time.monotonic() + 5.0, 2, {}
+        while time.monotonic() < deadline:
+            route = two.post("/classify", json={**turn, "request_id": f"w-{n}"}).json()["route"]
+            if route["reason_code"] == "conversation_floor":
+                break
+            n += 1
+            time.sleep(0.05)
+        assert route["tier"] == "full" and route["reason_code"] == "conversation_floor"
+        assert _metric(two, "tierwise_conversation_floors ") == 1.0
+    assert (tmp_path / "logs" / "conversation-floors.sqlite").exists()
