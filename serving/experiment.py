@@ -205,3 +205,56 @@ def from_settings(settings: Any, known_features: frozenset[str] = frozenset()) -
         shadow_rate=settings.shadow_rate,
         sticky_escalation=settings.sticky_escalation,
     )
+
+
+OVERRIDE_KEYS = ("mode", "shadow_serve", "ab_learned_share", "feature_shares", "shadow_rate",
+                 "sticky_escalation")  # fmt: skip
+
+
+def merge_override(
+    base: dict[str, Any] | None, change: dict[str, Any] | None, settings: Any
+) -> dict[str, Any] | None:
+    """The experiment saved after an admin change: `change`'s keys over `base` (None: the
+    TIERWISE_ settings); a feature share set to None is removed (back to the default share)."""
+    if not change:
+        return base
+    merged = base or {
+        "mode": settings.policy_mode,
+        "shadow_serve": settings.shadow_serve,
+        "ab_learned_share": settings.ab_learned_share,
+        "feature_shares": dict(settings.ab_feature_shares),
+        "shadow_rate": settings.shadow_rate,
+        "sticky_escalation": settings.sticky_escalation,
+    }
+    new = {k: v for k, v in change.items() if v is not None and k != "feature_shares"}
+    shares = dict(merged.get("feature_shares") or {})
+    for feature, share in (change.get("feature_shares") or {}).items():
+        if share is None:
+            shares.pop(feature, None)
+        else:
+            shares[feature] = share
+    return {**merged, **new, "feature_shares": dict(sorted(shares.items()))}
+
+
+def from_override(override: dict[str, Any] | None, settings: Any) -> Experiment | None:
+    """The experiment a saved override describes; errors name the key (`experiment.<key>`)."""
+    if override is None:
+        return None
+    unknown = set(override) - set(OVERRIDE_KEYS)
+    if unknown:
+        raise ValueError(f"unknown experiment keys {sorted(unknown)}")
+    shares = override.get("feature_shares") or {}
+    if not isinstance(shares, dict):
+        raise ValueError(f"experiment.feature_shares: {shares!r} is not a mapping")
+    try:
+        return Experiment(
+            override["mode"],
+            shadow_serve=override["shadow_serve"],
+            learned_share=override["ab_learned_share"],
+            salt=settings.ab_salt,
+            feature_shares=shares,
+            shadow_rate=override.get("shadow_rate"),
+            sticky_escalation=override.get("sticky_escalation", settings.sticky_escalation),
+        )
+    except ValueError as exc:
+        raise ValueError(f"experiment.{exc}") from exc

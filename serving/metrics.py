@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from serving import multiproc
+from serving.rollout_metrics import FloorCollector, RolloutCollector
 
 if TYPE_CHECKING:
     from classifier.switches import Switches
@@ -195,12 +196,12 @@ class Metrics:
     ) -> None:
         """Rollout shares and shadow rate (from the answering worker, like the switches) and
         the escalated conversations held (summed over workers)."""
-        collector = _RolloutCollector(experiment)
+        collector = RolloutCollector(experiment)
         if self.publisher is not None:
             self.publisher.add_local(collector)
         else:
             self.registry.register(collector)
-        self._per_process(_FloorCollector(floors))
+        self._per_process(FloorCollector(floors))
 
     def cause_label(self, cause: str) -> str:
         """Escalation causes come from clients: keep the first few, so the set stays bounded."""
@@ -331,61 +332,6 @@ class _SwitchCollector(Collector):
         values = [experiment.get(k) for k in names]
         info.add_metric(["" if v is None else str(v) for v in values], 1.0)
         yield info
-
-
-class _RolloutCollector(Collector):
-    """The learned policy's share per feature (`*`: features without their own), the shadow
-    sample rate and whether escalations stick, as the answering worker applies them."""
-
-    def __init__(self, experiment: Callable[[], Experiment]) -> None:
-        self.experiment = experiment
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        exp = self.experiment()
-        shares = GaugeMetricFamily(
-            "tierwise_rollout_learned_share",
-            "share of units the learned policy serves, per feature ('*': the default); 1 in "
-            "learned mode, 0 in rules mode",
-            labels=["feature"],
-        )
-        shares.add_metric(["*"], exp.share_for(None))
-        if exp.mode == "ab":
-            for feature, share in exp.feature_shares.items():
-                if feature != "*":
-                    shares.add_metric([feature], share)
-        yield shares
-        yield GaugeMetricFamily(
-            "tierwise_rollout_shadow_rate",
-            "share of units whose other policy is decided and logged as the shadow",
-            exp.shadow_rate,
-        )
-        yield GaugeMetricFamily(
-            "tierwise_rollout_sticky_escalation",
-            "1 while escalated conversations keep their tier for the next turns",
-            float(exp.sticky_escalation),
-        )
-
-
-class _FloorCollector(Collector):
-    def __init__(self, floors: ConversationFloors) -> None:
-        self.floors = floors
-
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        yield GaugeMetricFamily(
-            "tierwise_conversation_floors",
-            "escalated conversations whose next turns start at their escalated tier",
-            len(self.floors),
-        )
-        yield CounterMetricFamily(
-            "tierwise_conversation_floors_raised",
-            "escalations (via /feedback) that set or raised a conversation's floor",
-            self.floors.raised,
-        )
-        yield CounterMetricFamily(
-            "tierwise_conversation_floor_errors",
-            "failed reads or writes of the floors the workers share (conversation-floors.sqlite)",
-            self.floors.sync_errors,
-        )
 
 
 class _LogCollector(Collector):

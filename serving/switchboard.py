@@ -37,7 +37,7 @@ from classifier.errors import ConfigError, InputError
 from classifier.switches import ALL_FEATURES, Switches, SwitchState
 from serving.decision_log import rfc3339
 from serving.errors import ApiError
-from serving.experiment import Experiment, from_settings
+from serving.experiment import Experiment, from_override, from_settings, merge_override
 from serving.service import ClassifyService
 from serving.settings import ServingSettings
 
@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 audit_log = logging.getLogger("tierwise.audit")
 
 FORMAT = 1
-_EXPERIMENT_KEYS = (
-    "mode", "shadow_serve", "ab_learned_share", "feature_shares", "shadow_rate",
-    "sticky_escalation",
-)  # fmt: skip
 _LOCK_TIMEOUT_S = 10.0
 
 Signature = tuple[int, int, int]  # inode, mtime_ns, size: a save is a rename, so a new inode
@@ -345,51 +341,11 @@ class SwitchBoard:
         return from_settings(self.settings)
 
     def _new_override(self, change: Change) -> dict[str, Any] | None:
-        if change.reset_experiment:
-            base: dict[str, Any] | None = None
-        else:
-            base = self.override
-        if not change.experiment:
-            return base
-        s = self.settings
-        merged = base or {"mode": s.policy_mode, "shadow_serve": s.shadow_serve,
-                          "ab_learned_share": s.ab_learned_share,
-                          "feature_shares": dict(s.ab_feature_shares),
-                          "shadow_rate": s.shadow_rate,
-                          "sticky_escalation": s.sticky_escalation}  # fmt: skip
-        new = {
-            k: v for k, v in change.experiment.items() if v is not None and k != "feature_shares"
-        }
-        shares = dict(merged.get("feature_shares") or {})
-        for feature, share in (change.experiment.get("feature_shares") or {}).items():
-            if share is None:
-                shares.pop(feature, None)  # back to ab_learned_share
-            else:
-                shares[feature] = share
-        return {**merged, **new, "feature_shares": dict(sorted(shares.items()))}
+        base = None if change.reset_experiment else self.override
+        return merge_override(base, change.experiment, self.settings)
 
     def _experiment(self, override: dict[str, Any] | None) -> Experiment | None:
-        if override is None:
-            return None
-        unknown = set(override) - set(_EXPERIMENT_KEYS)
-        if unknown:
-            raise ValueError(f"unknown experiment keys {sorted(unknown)}")
-        s = self.settings
-        shares = override.get("feature_shares") or {}
-        if not isinstance(shares, dict):
-            raise ValueError(f"experiment.feature_shares: {shares!r} is not a mapping")
-        try:
-            return Experiment(
-                override["mode"],
-                shadow_serve=override["shadow_serve"],
-                learned_share=override["ab_learned_share"],
-                salt=s.ab_salt,
-                feature_shares=shares,
-                shadow_rate=override.get("shadow_rate"),
-                sticky_escalation=override.get("sticky_escalation", s.sticky_escalation),
-            )
-        except ValueError as exc:
-            raise ValueError(f"experiment.{exc}") from exc
+        return from_override(override, self.settings)
 
     # files ----------------------------------------------------------------------------------
 

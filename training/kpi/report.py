@@ -17,7 +17,7 @@ from training.kpi.stats import Estimate, ratio_estimate
 GROUPINGS: dict[str, Callable[[Decisions, int], str]] = {
     "arm": lambda d, i: d.arm[i],
     "prompt": lambda d, i: d.prompt[i],
-    "arm_prompt": lambda d, i: f"{d.arm[i]} | {d.prompt[i]}",
+    "arm_prompt": lambda d, i: f"{d.arm[i]} / {d.prompt[i]}",
 }
 
 
@@ -76,15 +76,16 @@ def markdown(summary: dict[str, Any], decisions: Decisions, events: EventReport)
         + ". Intervals: 95 % cluster bootstrap over conversations (else requests).",
     ]
     titles = {"arm": "Per arm", "prompt": "Per prompt version", "arm_prompt": "Per arm and prompt"}
+    kinds = [k for k in KPI_KINDS if decisions.kpi.get(k) is not None and decisions.kpi[k].any()]
     head = ["group", "requests", "cost / 1k requests (USD)", "failure rate",
-            *(f"{k} / request" for k in KPI_KINDS)]  # fmt: skip
+            *(f"{k} / request" for k in kinds)]  # fmt: skip
     for grouping, groups in summary.items():
         lines += ["", f"## {titles[grouping]}", "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]  # fmt: skip
         for key, g in groups.items():
             cells = [key, str(g["requests"]), _cell(g["cost_per_request_usd"], 1000.0),
                      _cell(g["failure_rate"]),
-                     *(_cell(g["kpi_per_request"][k]) for k in KPI_KINDS)]  # fmt: skip
+                     *(_cell(g["kpi_per_request"][k]) for k in kinds)]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Versions seen per arm", ""]
     for key, g in summary["arm"].items():
