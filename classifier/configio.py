@@ -57,9 +57,7 @@ def _message(error: Any) -> str:
     return text
 
 
-def format_validation_error(
-    path: Path, exc: ValidationError, prefix: tuple[str, ...] = ()
-) -> str:
+def format_validation_error(path: Path, exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
     """One line per problem: `file: dotted.key: what is wrong` (`prefix`: the keys above)."""
     lines = [f"{path}: {_loc((*prefix, *e['loc']))}: {_message(e)}" for e in exc.errors()]
     return "\n".join(lines)
@@ -104,6 +102,5 @@ def validate_yaml_mapping(
     try:
         return model.model_validate(raw, context=context)
     except ValidationError as exc:
-        raise ConfigError(
-            f"{format_validation_error(Path(path), exc)}\n(fix these keys in the {what} file and reload)"
-        ) from exc
+        where = format_validation_error(Path(path), exc)
+        raise ConfigError(f"{where}\n(fix these keys in the {what} file and reload)") from exc

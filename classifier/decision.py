@@ -270,9 +270,7 @@ class Learned:
                 if guard_rank == risk_rank
                 else ("contract" if plan.contract_risk_rank == risk_rank else "prediction")
             )
-            notes.append(
-                f"risk_floor:{plan.risks[risk_rank]} ({source}) -> min {tiers[min_rank]}"
-            )
+            notes.append(f"risk_floor:{plan.risks[risk_rank]} ({source}) -> min {tiers[min_rank]}")
         p_ok = tuple(map(prediction.tier_ok_probs.get, tiers, plan.zeros))
         tokens = (
             input_tokens if input_tokens is not None else _estimate_tokens(prediction, plan, text)

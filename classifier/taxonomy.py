@@ -20,8 +20,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from pydantic import field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 TAXONOMY_VERSION: Final = "1"
 
@@ -37,12 +44,12 @@ INTENTS: Final = (
 RISKS: Final = ("low", "medium", "high")
 TIERS: Final = ("nano", "mini", "full")
 
-# Static names for the default labels; a custom taxonomy's labels are plain strings at run time.
-Intent = Literal[
-    "summarize", "transform", "classify", "plan", "generate_code", "review_policy", "chat"
-]
-Risk = Literal["low", "medium", "high"]
-Tier = Literal["nano", "mini", "full"]
+# Labels are configuration (any taxonomy), so their static type is a string; the default's
+# names are INTENTS / RISKS / TIERS, and `DefaultTier` spells them for a type checker.
+Intent = str
+Risk = str
+Tier = str
+DefaultTier = Literal["nano", "mini", "full"]
 
 TIER_RANK: Final = {tier: rank for rank, tier in enumerate(TIERS)}
 RISK_RANK: Final = {risk: rank for rank, risk in enumerate(RISKS)}
@@ -78,9 +85,7 @@ class TaxonomyFile(BaseModel):
     @model_validator(mode="after")
     def _force_tier_known(self) -> TaxonomyFile:
         if self.force_tier is not None and self.force_tier not in self.tiers:
-            raise ValueError(
-                f"force_tier {self.force_tier!r} is not one of the tiers {self.tiers}"
-            )
+            raise ValueError(f"force_tier {self.force_tier!r} is not one of the tiers {self.tiers}")
         return self
 
 

@@ -46,8 +46,10 @@ class ClassifyService:
         self.metrics = metrics
         self.contracts = load_contracts(settings.contracts_path)
         self.known_features = frozenset(self.contracts.names)
-        self.table = load_routing_table(settings.routing_table_path)
-        self.switches = Switches()  # replaced by serving/switchboard.py, never mutated here
+        self.table = load_routing_table(settings.routing_table_path, self.contracts.taxonomy)
+        self.switches = Switches(
+            tiers=self.contracts.taxonomy.tiers
+        )  # replaced by serving/switchboard.py, never mutated here
         self.router = load_rules(settings.rules_path, self.table.tier_models)
         margins = Margins(settings.abstain_intent_margin, settings.abstain_tier_margin)
         self.learned = LearnedPolicy(self.contracts, self.table, rules=self.router, margins=margins)
