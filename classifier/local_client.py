@@ -28,6 +28,7 @@ from classifier.prediction import Prediction
 from classifier.routing import RouteDecision
 from classifier.runtime import Classifier
 from classifier.switches import Switches
+from classifier.taxonomy import require_same
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,14 @@ class LocalClient:
         self.classifier = classifier
         self.failure = failure
         self.contracts = contracts if contracts is not None else load_contracts()
-        self.table = table if table is not None else load_routing_table()
+        self.table = (
+            table if table is not None else load_routing_table(None, self.contracts.taxonomy)
+        )
+        bundle_taxonomy = getattr(classifier, "taxonomy", None)
+        if bundle_taxonomy is not None:  # a bundle of another taxonomy is refused here, once
+            require_same(bundle_taxonomy, self.contracts.taxonomy,
+                         bundle_source=str(getattr(classifier, "bundle_dir", "?")),
+                         contracts_source=self.contracts.source)  # fmt: skip
         self.switches = switches
         self.max_context_chars = max_context_chars
 
@@ -63,11 +71,12 @@ class LocalClient:
         **kwargs: Any,
     ) -> LocalClient:
         """Load a bundle and the contracts and routing table (packaged defaults when not given)."""
+        contracts = load_contracts(contracts_path)
         return cls(
             Classifier.load(bundle_dir),
             failure=failure,
-            contracts=load_contracts(contracts_path),
-            table=load_routing_table(table_path),
+            contracts=contracts,
+            table=load_routing_table(table_path, contracts.taxonomy),
             **kwargs,
         )
 

@@ -34,6 +34,7 @@ from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
 from classifier.logschema import LogRecord
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from serving.decision_log import DecisionLog, rfc3339
 from serving.errors import ApiError
 from serving.jsonl import JsonlWriter
@@ -61,7 +62,9 @@ class FeedbackRecorder:
         rate_limit: str = "6000/minute",
         max_queue_bytes: int = 64 << 20,
         rotate_bytes: int = 0,
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     ) -> None:
+        self.taxonomy = taxonomy  # the contracts': what tiers and labels feedback may name
         self.decisions = decisions
         self.metrics = metrics
         self.callers = dict(callers)
@@ -286,7 +289,9 @@ class FeedbackRecorder:
             },  # fmt: skip
         }
         try:
-            LogRecord.model_validate_json(orjson.dumps(record), strict=True)
+            LogRecord.model_validate_json(
+                orjson.dumps(record), strict=True, context={"taxonomy": self.taxonomy}
+            )
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -77,6 +77,7 @@ class ClassifyService:
                 rate_limit=settings.feedback_rate_limit,
                 max_queue_bytes=settings.log_queue_bytes,
                 rotate_bytes=settings.log_rotate_bytes,
+                taxonomy=self.contracts.taxonomy,
             )
         # Read at scrape time: the admin swaps both objects (serving/switchboard.py).
         metrics.bind_switches(lambda: self.switches, lambda: self.experiment.describe())
