@@ -65,7 +65,6 @@ class _Plan:
     top: int  # rank of the strongest tier
     force_rank: int
     force_reason: str
-    zeros: tuple[float, ...]
     bar: float
     contract_risk_rank: int
     min_rank_by_risk: tuple[int, ...]
@@ -148,7 +147,6 @@ def build_plan(
         top=top,
         force_rank=taxonomy.tier_rank[force],
         force_reason=f"switch:force_mini (emergency override, everything goes to {force})",
-        zeros=(0.0,) * len(tiers),
         bar=contract.quality_bar,
         contract_risk_rank=taxonomy.risk_rank[contract.risk_profile],
         min_rank_by_risk=tuple(
@@ -271,7 +269,12 @@ class Learned:
                 else ("contract" if plan.contract_risk_rank == risk_rank else "prediction")
             )
             notes.append(f"risk_floor:{plan.risks[risk_rank]} ({source}) -> min {tiers[min_rank]}")
-        p_ok = tuple(map(prediction.tier_ok_probs.get, tiers, plan.zeros))
+        probs = prediction.tier_ok_probs
+        if len(tiers) == 3:  # unrolled for the default three tiers: a third of the generic time
+            t0, t1, t2 = tiers
+            p_ok: tuple[float, ...] = (probs.get(t0, 0.0), probs.get(t1, 0.0), probs.get(t2, 0.0))
+        else:
+            p_ok = tuple([probs.get(t, 0.0) for t in tiers])
         tokens = (
             input_tokens if input_tokens is not None else _estimate_tokens(prediction, plan, text)
         )
