@@ -10,6 +10,7 @@ of another taxonomy and serves it under its own.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,10 @@ def test_a_four_tier_five_intent_taxonomy_trains_and_serves(
         contracts_path=files["contracts"],
         routing_table_path=files["routing_table"],
         warmup_requests=1,
+        admin_token="t0ken",
+        switches_path=tmp_path / "switches.json",
     )
+    auth = {"Authorization": "Bearer t0ken"}
     with TestClient(create_app(settings)) as client:
         spec = client.get("/openapi.json").json()["components"]["schemas"]
         tier_schema = spec["ClassifyResponse"]["properties"]["tier"]["anyOf"][0]
@@ -142,6 +146,19 @@ def test_a_four_tier_five_intent_taxonomy_trains_and_serves(
             got = client.post("/classify", json={"text": text, "feature": feature})
             assert got.status_code == 200, got.text
             bodies.append(got.json())
+        metrics = client.get("/metrics").text
+        assert re.search(r'tierwise_decisions_total\{[^}]*tier="reasoning"', metrics)
+        predicted = re.findall(r'tierwise_predictions_total\{[^}]*intent="(\w+)"', metrics)
+        assert predicted and set(predicted) <= set(TAXONOMY["intents"])
+        # the admin API caps by the taxonomy's tiers: an unknown one is a 422, the old state kept
+        got = client.patch("/admin/switches", headers=auth, json={"caps": {"proof_check": "max"}})
+        assert got.status_code == 422 and "'reasoning'" in got.json()["detail"]
+        assert client.get("/admin/switches", headers=auth).json()["switches"]["caps"] == {}
+        got = client.patch("/admin/switches", headers=auth, json={"caps": {"proof_check": "full"}})
+        assert got.status_code == 200, got.text
+        capped = client.post("/classify", json={"text": texts[1][0], "feature": "proof_check"})
+        assert capped.json()["route"]["tier"] == "full"
+        assert capped.json()["route"]["reason_code"] == "tier_cap"
     for body in bodies:
         assert body["intent"] in TAXONOMY["intents"]
         assert list(body["intent_probs"]) == TAXONOMY["intents"]
