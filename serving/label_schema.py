@@ -34,7 +34,7 @@ def _keys(props: dict[str, Any], name: str, labels: tuple[str, ...]) -> None:
 
 
 def constrain_labels(components: dict[str, Any], taxonomy: Taxonomy) -> None:
-    """Add `enum` / `propertyNames` for every label field of the response and switch schemas."""
+    """Add `enum` / `propertyNames` to every label field of the /classify response schema."""
     response = components.get("ClassifyResponse", {}).get("properties", {})
     for name, labels in (
         ("intent", taxonomy.intents), ("risk", taxonomy.risks), ("tier", taxonomy.tiers)
@@ -45,7 +45,3 @@ def constrain_labels(components: dict[str, Any], taxonomy: Taxonomy) -> None:
     route = components.get("RouteOut", {}).get("properties", {})
     _enum(route, "tier", taxonomy.tiers)
     _enum(route, "risk_floor", taxonomy.risks)
-    for switches in ("SwitchesPatch", "SwitchesPut"):
-        caps = components.get(switches, {}).get("properties", {}).get("caps", {})
-        for branch in _string_branches(caps.get("additionalProperties", {})):
-            branch["enum"] = list(taxonomy.tiers)

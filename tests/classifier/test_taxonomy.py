@@ -203,3 +203,14 @@ def test_a_bundle_of_another_taxonomy_is_refused_naming_the_labels() -> None:
     with pytest.raises(BundleError, match="tiers: same labels in another order"):
         require_same(reordered, TAXONOMY, bundle_source="b/", contracts_source="c.yaml")
     require_same(TAXONOMY, Taxonomy.from_dict(RAW), bundle_source="b/", contracts_source="c")
+
+
+def test_the_documented_example_loads_and_serves_its_tiers() -> None:
+    root = Path(__file__).resolve().parents[2] / "docs" / "examples" / "taxonomy"
+    contracts = load_contracts(root / "contracts.yaml")
+    table = load_routing_table(root / "routing_table.yaml", contracts.taxonomy)
+    assert contracts.taxonomy == load_taxonomy(root / "taxonomy.yaml") == TAXONOMY
+    p_ok = {"nano": 0.2, "mini": 0.5, "full": 0.8, "reasoning": 0.99}
+    got = decide(_pred(p_ok, risk="regulated", intent="reason"), "contract_review", contracts,
+                 table)  # fmt: skip
+    assert (got.tier, got.model) == ("reasoning", "acme-reasoner-2026-10")
