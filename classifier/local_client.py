@@ -21,7 +21,7 @@ from typing import Any
 from classifier.client import FailurePolicy, Routed, RouteRequest
 from classifier.contracts import Contracts, RoutingTable, load_contracts, load_routing_table
 from classifier.decision import decide
-from classifier.errors import InputError
+from classifier.errors import ConfigError, InputError
 from classifier.guards import scan
 from classifier.messages import DEFAULT_CONTEXT_CHARS, compose_text
 from classifier.prediction import Prediction
@@ -52,6 +52,11 @@ class LocalClient:
         self.table = (
             table if table is not None else load_routing_table(None, self.contracts.taxonomy)
         )
+        if failure.tier is not None and failure.tier not in self.contracts.taxonomy.tiers:
+            raise ConfigError(
+                f"FailurePolicy.fail_open({failure.tier!r}): not a tier of the contracts' "
+                f"taxonomy {list(self.contracts.taxonomy.tiers)}"
+            )
         bundle_taxonomy = getattr(classifier, "taxonomy", None)
         if bundle_taxonomy is not None:  # a bundle of another taxonomy is refused here, once
             require_same(bundle_taxonomy, self.contracts.taxonomy,

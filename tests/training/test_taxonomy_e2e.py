@@ -80,6 +80,9 @@ def test_a_four_tier_five_intent_taxonomy_trains_and_serves(
 ) -> None:
     from fastapi.testclient import TestClient
 
+    from classifier.client import FailurePolicy
+    from classifier.errors import BundleError
+    from classifier.local_client import LocalClient
     from classifier.runtime import Classifier
     from serving.app import create_app
     from serving.settings import ServingSettings
@@ -170,6 +173,15 @@ def test_a_four_tier_five_intent_taxonomy_trains_and_serves(
         assert body["route"]["model"] == f"acme-{body['route']['tier']}"
         assert body["provenance"]["taxonomy_version"] == "acme-2"
     support, proof, pii = bodies
+
+    # in process, the same: LocalClient under its own contracts; refused under the packaged ones
+    fail_open = FailurePolicy.fail_open("reasoning", tuple(TAXONOMY["tiers"]))
+    local = LocalClient.load(result.bundle_dir, failure=fail_open,
+                             contracts_path=files["contracts"],
+                             table_path=files["routing_table"])  # fmt: skip
+    assert local.classify(texts[1][0], feature="proof_check").tier == "reasoning"
+    with pytest.raises(BundleError, match="tiers: only in the first \\['reasoning'\\]"):
+        LocalClient(clf, failure=FailurePolicy.fail_open("mini"))
     assert support["route"]["risk_floor"] == "sensitive"  # the contract's own risk level
     assert support["route"]["tier"] != "nano"  # sensitive -> at least mini
     # a bar no tier meets sends the request to the strongest tier: the fourth
