@@ -77,3 +77,15 @@ def test_a_taxonomy_in_the_config_sizes_the_heads_and_is_checked_at_load(tmp_pat
     with pytest.raises(ConfigError, match=f"{bad}: tiers: needs at least 2 entries"):
         load_config(overrides=[f"taxonomy={bad}", "realtext.enabled=false"])
     assert load_config().hgb_params()["n_tiers"] == 3  # the default taxonomy
+
+
+def test_train_refuses_generated_default_logs_under_a_custom_taxonomy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from classifier.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "docs/examples/taxonomy/taxonomy.yaml"
+    args = ["train", "--build-default", "--set", f"taxonomy={example}",
+            "--set", "realtext.enabled=false"]  # fmt: skip
+    assert main(args) != 0
+    assert "--build-default generates logs in the default taxonomy" in capsys.readouterr().err
