@@ -20,6 +20,8 @@ each policy), in this order; docs/decisions.md has a worked example:
      (classifier.abstain): when the model is unsure, one tier up, with the reason as a field.
    - rules (`Rules`): the rule router's tier, raised to the contract's and the guards' floors.
    - fixed (`Fixed`): one tier, the always-nano/mini/full baselines.
+   Then the conversation's floor: a conversation that escalated earlier starts its next turns
+   at that tier (serving passes it; reason code `conversation_floor`).
 4. The feature's tier cap (switch) lowers the tier last, below the risk floor too (the reason
    says so): an operator's switch always has the last word.
 
@@ -400,10 +402,13 @@ def decide_with(
     text: str | None = None,
     rules: RuleRouter | None = None,
     input_tokens: int | None = None,
+    floor: Tier | None = None,
 ) -> RouteDecision:
     """The one path of every route decision: `choose`, then switches and cap (module docstring).
 
     `rules` is the kill switch's fallback (default: the packaged rules for this table).
+    `floor` is the conversation's floor (serving/conversations.py): an earlier turn escalated
+    to it, so this one starts there too; below the tier cap, so a cap still has the last word.
     `prediction` may be None only when `choose` does not read the model, or force_mini or the
     feature's kill switch is on (the model is not consulted then); otherwise an InputError.
     """
@@ -427,6 +432,9 @@ def decide_with(
         choose = Rules(rules if rules is not None else _default_rules(table), kill_switch=True)
     choice = choose(prediction, plan, guard_rank, notes, text, feature, input_tokens)
     rank, code = choice.rank, choice.code
+    if floor is not None and plan.tier_rank.get(floor, -1) > rank:
+        notes.append(f"conversation_floor: {plan.tiers[rank]} -> {floor} (escalated earlier)")
+        rank, code = plan.tier_rank[floor], "conversation_floor"
     cap = state.cap_for(feature)
     if cap is not None and plan.tier_rank[cap] < rank:
         cap_rank = plan.tier_rank[cap]

@@ -87,9 +87,11 @@ class Policy:
         guards: GuardResult | None = None,
         switches: SwitchState | None = None,
         input_tokens: int | None = None,
+        floor: Tier | None = None,
     ) -> RouteDecision:
         """The route for one request; `guards` and `switches` default to scanning `text` and to
-        the bound switches (pass them when they were read already)."""
+        the bound switches (pass them when they were read already); `floor`: the conversation's
+        tier floor, if it escalated earlier."""
         if guards is None:
             guards = self.guard(text) if text is not None else CLEAN
         return decide_with(
@@ -103,6 +105,7 @@ class Policy:
             text=text,
             rules=self.rules,
             input_tokens=input_tokens,
+            floor=floor,
         )
 
     def route(self, text: str, feature: str | None = None) -> RouteDecision:

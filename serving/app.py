@@ -87,14 +87,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def follow(state: ServingState) -> None:
     """What other workers changed, this one follows: the switches file, checked a few times a
-    second (one `stat`), applied on the event loop so that it lands between two requests; and
-    with several workers, this worker's counters published for `/metrics`."""
+    second (one `stat`), applied on the event loop so that it lands between two requests; the
+    escalated conversations (serving/conversations.py); and with several workers, this
+    worker's counters published for `/metrics`."""
     interval = state.settings.sync_interval_s
     while True:
         await asyncio.sleep(interval)
         try:
             if state.board is not None:
                 state.board.sync()
+            state.service.floors.sync()  # escalated conversations joined by other workers
             state.metrics.publish()
         except Exception:  # never let the follower die: the next tick tries again
             log.exception("could not follow the shared switches or publish metrics")

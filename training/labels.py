@@ -208,14 +208,19 @@ class TrainingSet:
     propensity: np.ndarray
     first_tier: np.ndarray
     input_tokens: np.ndarray
+    # `name@version` of the prompt that made the request (None: not sent), so training and
+    # replay can be sliced by prompt version; optional for sets built before it existed.
+    prompt_id: list[str | None] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.request_id)
+        if self.prompt_id is None:
+            self.prompt_id = [None] * n
         sizes = {
             "ts": len(self.ts), "feature": len(self.feature), "text": len(self.text),
             "intent": len(self.intent), "risk": len(self.risk), "tier_ok": len(self.tier_ok),
             "propensity": len(self.propensity), "first_tier": len(self.first_tier),
-            "input_tokens": len(self.input_tokens),
+            "input_tokens": len(self.input_tokens), "prompt_id": len(self.prompt_id),
         }  # fmt: skip
         wrong = {name: size for name, size in sizes.items() if size != n}
         if wrong:
@@ -247,6 +252,7 @@ class TrainingSet:
             propensity=self.propensity[index],
             first_tier=self.first_tier[index],
             input_tokens=self.input_tokens[index],
+            prompt_id=[self.prompt_id[i] for i in index] if self.prompt_id else None,
         )
 
     @classmethod
@@ -273,6 +279,7 @@ class TrainingSetBuilder:
         self._propensity = array("d")
         self._first_tier = array("b")
         self._input_tokens = array("i")
+        self._prompt_id: list[str | None] = []
 
     def __len__(self) -> int:
         return len(self._request_id)
@@ -282,6 +289,8 @@ class TrainingSetBuilder:
         labels = derive_labels(record, self.codes)
         self._request_id.append(record.request_id)
         self._feature.append(sys.intern(record.feature))  # a handful of distinct names
+        prompt = record.prompt_id
+        self._prompt_id.append(sys.intern(prompt) if prompt is not None else None)
         self._text.append(record.text)
         self._ts.append(record.ts.timestamp() if ts is None else ts)
         self._intent.append(labels.intent)
@@ -316,4 +325,5 @@ class TrainingSetBuilder:
             propensity=np.frombuffer(self._propensity, dtype=np.float64)[order].copy(),
             first_tier=np.frombuffer(self._first_tier, dtype=np.int8)[order].copy(),
             input_tokens=np.frombuffer(self._input_tokens, dtype=np.int32)[order].copy(),
+            prompt_id=[self._prompt_id[i] for i in order],
         )
