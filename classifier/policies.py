@@ -61,8 +61,9 @@ class Policy:
         guard: Callable[[str], GuardResult] = scan,
     ) -> None:
         self.contracts = contracts if contracts is not None else load_contracts()
-        self.table = table if table is not None else load_routing_table()
-        self.switches = switches if switches is not None else Switches()
+        taxonomy = self.contracts.taxonomy
+        self.table = table if table is not None else load_routing_table(None, taxonomy)
+        self.switches = switches if switches is not None else Switches(tiers=taxonomy.tiers)
         self.rules = rules  # the kill switch's fallback; None: the packaged rules
         self.guard = guard
         self._choose = choose
@@ -187,7 +188,9 @@ class RulesPolicy(Policy):
         switches: Switches | None = None,
         guard: Callable[[str], GuardResult] = scan,
     ) -> None:
-        table = table if table is not None else load_routing_table()
+        if table is None:
+            taxonomy = contracts.taxonomy if contracts is not None else None
+            table = load_routing_table(None, taxonomy) if taxonomy else load_routing_table()
         router = router if router is not None else RuleRouter.default(table.tier_models)
         super().__init__(Rules(router), contracts, table, switches=switches, guard=guard)
 
@@ -207,7 +210,8 @@ class FixedTierPolicy(Policy):
         *,
         switches: Switches | None = None,
     ) -> None:
-        if tier not in TIERS:
-            raise ValueError(f"tier {tier!r} is not one of {list(TIERS)}")
+        tiers = contracts.taxonomy.tiers if contracts is not None else TIERS
+        if tier not in tiers:
+            raise ValueError(f"tier {tier!r} is not one of {list(tiers)}")
         self.tier: Tier = tier
         super().__init__(Fixed(tier), contracts, table, switches=switches, guard=_no_guards)

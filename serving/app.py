@@ -23,6 +23,7 @@ from classifier import guard_text
 from serving import gctune, multiproc
 from serving.cache import DecisionCache
 from serving.errors import install_handlers
+from serving.label_schema import constrain_labels
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from serving.model_store import ModelStore
@@ -57,6 +58,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             interval_s=settings.reload_interval_s,
             retry_base_s=settings.reload_retry_base_s,
             retry_max_s=settings.reload_retry_max_s,
+            taxonomy=state.service.contracts.taxonomy,
+            contracts_source=state.service.contracts.source,
         )
         await anyio.to_thread.run_sync(state.reloader.check)
         if state.store.current is None and settings.require_model:
@@ -158,6 +161,7 @@ def _document_bodies(app: FastAPI) -> None:
                 json_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(json_schema.pop("$defs", {}))
                 components[model.__name__] = json_schema
+            constrain_labels(components, app.state.tierwise.service.contracts.taxonomy)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -19,6 +19,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from cachetools import TTLCache
@@ -33,7 +34,14 @@ _PRUNE_EVERY = 240  # syncs between deletions of expired rows (a minute at 0.25 
 class ConversationFloors:
     """conversation id -> the highest tier it escalated to; thread-safe, bounded."""
 
-    def __init__(self, max_entries: int, ttl_s: float, folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        max_entries: int,
+        ttl_s: float,
+        folder: Path | None = None,
+        tier_rank: Mapping[str, int] = TIER_RANK,
+    ) -> None:
+        self.tier_rank = tier_rank  # the taxonomy's order (classifier.taxonomy)
         self.ttl_s = ttl_s
         self._data: TTLCache[str, Tier] = TTLCache(max_entries, ttl_s, timer=time.monotonic)
         self._lock = threading.Lock()
@@ -69,7 +77,8 @@ class ConversationFloors:
     def _raise(self, conversation_id: str, tier: Tier) -> Tier:
         with self._lock:
             current = self._data.get(conversation_id)
-            if current is not None and TIER_RANK[current] >= TIER_RANK[tier]:
+            rank = self.tier_rank
+            if current is not None and rank.get(current, -1) >= rank.get(tier, -1):
                 self._data[conversation_id] = current  # a new escalation restarts the TTL
                 return current
             self._data[conversation_id] = tier
@@ -109,7 +118,7 @@ class ConversationFloors:
             return 0
         for seq, conversation_id, tier in rows:
             self._seen = max(self._seen, seq)
-            if tier in TIER_RANK:
+            if tier in self.tier_rank:
                 self._raise(conversation_id, tier)
         return len(rows)
 

@@ -35,7 +35,7 @@ from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
 from classifier.logschema import CORRECTION_WINDOW_S, LogRecord
-from classifier.taxonomy import TIER_RANK, Tier
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy, Tier
 from serving.decision_log import DecisionLog, rfc3339
 from serving.errors import ApiError
 from serving.jsonl import JsonlWriter
@@ -65,7 +65,9 @@ class FeedbackRecorder:
         rotate_bytes: int = 0,
         on_escalation: Callable[[str, Tier], None] | None = None,
         feature_label: Callable[[str | None], str] = lambda _: "unknown",
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     ) -> None:
+        self.taxonomy = taxonomy  # the contracts': what tiers and labels feedback may name
         self.decisions = decisions
         self.metrics = metrics
         self.callers = dict(callers)
@@ -168,7 +170,7 @@ class FeedbackRecorder:
             metrics.escalations.labels(escalation.from_tier, escalation.to, cause).inc()
         conversation = base["meta"].get("conversation_id") if base is not None else None
         if conversation is not None and self.on_escalation is not None:
-            top = max((e.to for e in outcome.escalations), key=TIER_RANK.__getitem__)
+            top = max((e.to for e in outcome.escalations), key=self.taxonomy.tier_rank.__getitem__)
             self.on_escalation(conversation, top)
 
     def _once(self, outcomes: list[OutcomeIn]) -> list[OutcomeIn]:
@@ -308,7 +310,9 @@ class FeedbackRecorder:
             },  # fmt: skip
         }
         try:
-            LogRecord.model_validate_json(orjson.dumps(record), strict=True)
+            LogRecord.model_validate_json(
+                orjson.dumps(record), strict=True, context={"taxonomy": self.taxonomy}
+            )
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])

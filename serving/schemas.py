@@ -27,7 +27,6 @@ from classifier.logschema import (
     NonEmptyId,
     SafetyFlag,
 )
-from classifier.taxonomy import Tier
 
 _FEATURE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 _PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}@[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
@@ -382,7 +381,7 @@ class SwitchesPatch(BaseModel):
     kill: dict[str, StrictBool] = Field(
         default_factory=dict, description="feature (or '*') -> on/off"
     )
-    caps: dict[str, Tier | None] = Field(
+    caps: dict[str, StrictStr | None] = Field(
         default_factory=dict, description="feature (or '*') -> max tier, or null to lift"
     )
     experiment: ExperimentSettings | None = Field(
@@ -401,7 +400,7 @@ class SwitchesPut(BaseModel):
 
     force_mini: StrictBool = False
     killed: list[StrictStr] = Field(default_factory=list)
-    caps: dict[str, Tier] = Field(default_factory=dict)
+    caps: dict[str, StrictStr] = Field(default_factory=dict, description="feature -> max tier")
     experiment: ExperimentSettings | None = None
     note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")
 

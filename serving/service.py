@@ -53,9 +53,10 @@ class ClassifyService:
         self.metrics = metrics
         self.contracts = load_contracts(settings.contracts_path)
         self.known_features = frozenset(self.contracts.names)
-        self.table = load_routing_table(settings.routing_table_path)
+        self.table = load_routing_table(settings.routing_table_path, self.contracts.taxonomy)
         self.contracts_version = contracts_version(self.contracts)
-        self.switches = Switches()  # replaced by serving/switchboard.py, never mutated here
+        # replaced by serving/switchboard.py, never mutated here
+        self.switches = Switches(tiers=self.contracts.taxonomy.tiers)
         self.router = load_rules(settings.rules_path, self.table.tier_models)
         margins = Margins(settings.abstain_intent_margin, settings.abstain_tier_margin)
         self.learned = LearnedPolicy(self.contracts, self.table, rules=self.router, margins=margins)
@@ -65,8 +66,9 @@ class ClassifyService:
             raise ConfigError(str(exc)) from exc
         # Shared by the workers through TIERWISE_LOG_DIR, where feedback (the source) writes.
         self.floors = ConversationFloors(
-            settings.conversation_max, settings.conversation_ttl_s, settings.log_dir
-        )
+            settings.conversation_max, settings.conversation_ttl_s, settings.log_dir,
+            tier_rank=self.contracts.taxonomy.tier_rank,
+        )  # fmt: skip
         self.rules: RulesPolicy | None = None
         self.ensure_rules(self.experiment)
         self.decision_log: DecisionLog | None = None
@@ -87,6 +89,7 @@ class ClassifyService:
                 rotate_bytes=settings.log_rotate_bytes,
                 on_escalation=self.escalated,
                 feature_label=lambda f: metrics.feature_label(f, self.is_known(f)),
+                taxonomy=self.contracts.taxonomy,
             )
         # Read at scrape time: the admin swaps both objects (serving/switchboard.py).
         metrics.bind_switches(lambda: self.switches, lambda: self.experiment.describe())

@@ -190,11 +190,16 @@ class SwitchBoard:
     def _install(
         self, state: SwitchState, override: dict[str, Any] | None, experiment: Experiment | None
     ) -> None:
-        self.service.switches = Switches(state)
+        self.service.switches = Switches(state, tiers=self._tiers)
         if experiment is not None:
             self.service.ensure_rules(experiment)
         self.service.experiment = experiment if experiment is not None else self._configured()
         self.override = override
+
+    @property
+    def _tiers(self) -> tuple[str, ...]:
+        """What a cap may name: the contracts' taxonomy's tiers."""
+        return self.service.contracts.taxonomy.tiers
 
     def _unreadable(self, exc: BaseException) -> str:
         return (
@@ -203,7 +208,9 @@ class SwitchBoard:
         )
 
     def _state_from(self, raw: dict[str, Any]) -> SwitchState:
-        scratch = Switches()  # validates names, tiers and booleans the way updates do
+        scratch = Switches(
+            tiers=self._tiers
+        )  # validates names, tiers and booleans the way updates do
         killed = raw.get("killed") or []
         checked = scratch.update(
             force_mini=raw.get("force_mini", False),
@@ -243,7 +250,7 @@ class SwitchBoard:
             self._sync_locked()  # build on what another worker may have saved meanwhile
             self._check_features(names)
             before = self.snapshot()
-            scratch = Switches(self.service.switches.state)
+            scratch = Switches(self.service.switches.state, tiers=self._tiers)
             try:
                 state = scratch.update(
                     force_mini=change.force_mini, kill=change.kill, caps=change.caps, by=actor
