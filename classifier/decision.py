@@ -3,7 +3,8 @@
 Every route decision in tierwise goes through `decide_with` (classifier.policies binds it for
 each policy), in this order; docs/decisions.md has a worked example:
 
-1. `force_mini` (switch): mini, whatever the policy says; the model is not consulted.
+1. `force_mini` (switch): mini (the taxonomy's `force_tier`), whatever the policy says; the
+   model is not consulted.
 2. The feature's kill switch: a policy that reads the model falls back to the rule router; the
    contract's and the guards' risk floors still apply (guards hold for every policy).
 3. The policy's own choice:
@@ -19,12 +20,15 @@ each policy), in this order; docs/decisions.md has a worked example:
      (classifier.abstain): when the model is unsure, one tier up, with the reason as a field.
    - rules (`Rules`): the rule router's tier, raised to the contract's and the guards' floors.
    - fixed (`Fixed`): one tier, the always-nano/mini/full baselines.
+   Then the conversation's floor: a conversation that escalated earlier starts its next turns
+   at that tier (serving passes it; reason code `conversation_floor`).
 4. The feature's tier cap (switch) lowers the tier last, below the risk floor too (the reason
    says so): an operator's switch always has the last word.
 
 Hot path: everything that depends only on (contracts, routing table, feature) is precomputed
 once into a `_Plan` and cached on the Contracts object; a call does float arithmetic, three dict
-reads and one string join. No pydantic, no I/O.
+reads and one string join. No pydantic, no I/O. Labels and tiers are the contracts' taxonomy
+(classifier.taxonomy: any number of tiers, cheapest first); the table must price the same ones.
 
 Example:
     decision = decide(prediction, "doc_summary", contracts, table, scan(text), switches, text=text)
@@ -37,22 +41,17 @@ from typing import ClassVar, NamedTuple
 
 from classifier.abstain import NO_MARGINS, Margins, abstention
 from classifier.contracts import Contracts, FeatureContract, RoutingTable
-from classifier.errors import InputError
+from classifier.errors import ConfigError, InputError
 from classifier.guards import CLEAN, GuardResult
 from classifier.prediction import Prediction
 from classifier.routing import RouteDecision
 from classifier.rules import RuleRouter, reason_code_of
 from classifier.switches import Switches, SwitchState
-from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS, Tier
+from classifier.taxonomy import Tier
 from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
 
 LEARNED = "learned"
 _IDLE = SwitchState()
-_MINI = TIER_RANK["mini"]
-_FORCE_MINI = "switch:force_mini (emergency override, everything goes to mini)"
-_FULL = len(TIERS) - 1
-if len(TIERS) != 3:  # expected_costs() is unrolled for speed; a new tier needs it extended
-    raise RuntimeError(f"classifier.decision expects 3 tiers, taxonomy has {TIERS}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +59,14 @@ class _Plan:
     """Per-(contracts, table, feature) numbers, so that a decision is arithmetic only."""
 
     contract_name: str
+    tiers: tuple[str, ...]  # the taxonomy's, cheapest first
+    risks: tuple[str, ...]
+    tier_rank: dict[str, int]
+    risk_rank: dict[str, int]
+    guard_rank: dict[str, int]  # a guard's floor (low/medium/high) -> this taxonomy's rank
+    top: int  # rank of the strongest tier
+    force_rank: int
+    force_reason: str
     bar: float
     contract_risk_rank: int
     min_rank_by_risk: tuple[int, ...]
@@ -92,9 +99,19 @@ def build_plan(
         chosen = tuning.failure_price(name, price)
         if chosen is not None:
             contract, tuned = at_failure_price(contract, chosen), (chosen, price)
+    taxonomy = contracts.taxonomy
+    if table.taxonomy != taxonomy:
+        raise ConfigError(
+            f"routing table {table.source} prices the tiers of taxonomy {table.taxonomy.version!r}"
+            f", the contracts {contracts.source} speak {taxonomy.version!r}: "
+            f"{'; '.join(table.taxonomy.differences(taxonomy))}; load the table with "
+            "load_routing_table(path, contracts.taxonomy)"
+        )
+    tiers = taxonomy.tiers
+    top = len(tiers) - 1
     econ = contract.economics
     out_tokens = contract.typical_output_tokens
-    specs = [table.tiers[tier] for tier in TIERS]
+    specs = [table.tiers[tier] for tier in tiers]
 
     def delay_usd(rank: int) -> float:
         over_ms = specs[rank].p50_latency_ms - contract.latency_budget_ms
@@ -112,17 +129,31 @@ def build_plan(
             fail_in_rate.append(0.0)
             fail_fixed.append(base + econ.review_usd)
             continue
-        recovery = min(rank + 1, _FULL) if contract.fallback == "escalate" else rank
+        recovery = min(rank + 1, top) if contract.fallback == "escalate" else rank
         # The recovery runs after the failed attempt: the user waits for both.
         recovery_delay = specs[recovery].p50_latency_ms / 1000.0 * econ.delay_usd_per_s
         fail_in_rate.append(specs[recovery].input_per_mtok / 1e6)
         fail_fixed.append(base + out_usd(recovery) + recovery_delay)
     config = contracts.decision
+    force = taxonomy.force_tier
     return _Plan(
         contract_name=name,
+        tiers=tiers,
+        risks=taxonomy.risks,
+        tier_rank=dict(taxonomy.tier_rank),
+        risk_rank=dict(taxonomy.risk_rank),
+        guard_rank={
+            floor: taxonomy.risk_rank[taxonomy.guard_risk(floor)]
+            for floor in ("low", "medium", "high", *taxonomy.risks)
+        },
+        top=top,
+        force_rank=taxonomy.tier_rank[force],
+        force_reason=f"switch:force_mini (emergency override, everything goes to {force})",
         bar=contract.quality_bar,
-        contract_risk_rank=RISK_RANK[contract.risk_profile],
-        min_rank_by_risk=tuple(TIER_RANK[config.risk_min_tier[risk]] for risk in RISKS),
+        contract_risk_rank=taxonomy.risk_rank[contract.risk_profile],
+        min_rank_by_risk=tuple(
+            taxonomy.tier_rank[config.risk_min_tier[risk]] for risk in taxonomy.risks
+        ),
         models=tuple(spec.model for spec in specs),
         in_rate=tuple(in_rate),
         fixed=tuple(fixed),
@@ -164,12 +195,16 @@ def expected_costs(plan: _Plan, p_ok: tuple[float, ...], input_tokens: int) -> t
     """Expected USD per tier for one request (see the module docstring)."""
     n = input_tokens
     rate, fixed, f_rate, f_fixed = plan.in_rate, plan.fixed, plan.fail_in_rate, plan.fail_fixed
-    # Unrolled over the three tiers: this runs on every request.
-    return (
-        n * rate[0] + fixed[0] + (1.0 - p_ok[0]) * (f_fixed[0] + n * f_rate[0]),
-        n * rate[1] + fixed[1] + (1.0 - p_ok[1]) * (f_fixed[1] + n * f_rate[1]),
-        n * rate[2] + fixed[2] + (1.0 - p_ok[2]) * (f_fixed[2] + n * f_rate[2]),
-    )
+    if len(p_ok) == 3:  # unrolled for the default three tiers: this runs on every request
+        return (
+            n * rate[0] + fixed[0] + (1.0 - p_ok[0]) * (f_fixed[0] + n * f_rate[0]),
+            n * rate[1] + fixed[1] + (1.0 - p_ok[1]) * (f_fixed[1] + n * f_rate[1]),
+            n * rate[2] + fixed[2] + (1.0 - p_ok[2]) * (f_fixed[2] + n * f_rate[2]),
+        )
+    return tuple(
+        [n * rate[t] + fixed[t] + (1.0 - p) * (f_fixed[t] + n * f_rate[t])
+         for t, p in enumerate(p_ok)]
+    )  # fmt: skip
 
 
 _DEFAULT_RULES: dict[RoutingTable, RuleRouter] = {}
@@ -226,7 +261,8 @@ class Learned:
                 "decide() needs a Prediction unless force_mini or the feature's kill switch is "
                 "on; classify the text first"
             )
-        risk_rank = max(plan.contract_risk_rank, RISK_RANK[prediction.risk], guard_rank)
+        tiers = plan.tiers
+        risk_rank = max(plan.contract_risk_rank, plan.risk_rank[prediction.risk], guard_rank)
         min_rank = plan.min_rank_by_risk[risk_rank]
         if min_rank > 0:
             source = (
@@ -234,26 +270,30 @@ class Learned:
                 if guard_rank == risk_rank
                 else ("contract" if plan.contract_risk_rank == risk_rank else "prediction")
             )
-            notes.append(f"risk_floor:{RISKS[risk_rank]} ({source}) -> min {TIERS[min_rank]}")
+            notes.append(f"risk_floor:{plan.risks[risk_rank]} ({source}) -> min {tiers[min_rank]}")
         probs = prediction.tier_ok_probs
-        p_ok = (probs.get("nano", 0.0), probs.get("mini", 0.0), probs.get("full", 0.0))
+        if len(tiers) == 3:  # unrolled for the default three tiers: a third of the generic time
+            t0, t1, t2 = tiers
+            p_ok: tuple[float, ...] = (probs.get(t0, 0.0), probs.get(t1, 0.0), probs.get(t2, 0.0))
+        else:
+            p_ok = tuple([probs.get(t, 0.0) for t in tiers])
         tokens = (
             input_tokens if input_tokens is not None else _estimate_tokens(prediction, plan, text)
         )
         costs = expected_costs(plan, p_ok, tokens)
         bar = plan.bar
         chosen = -1
-        for rank in range(min_rank, len(TIERS)):
+        for rank in range(min_rank, len(tiers)):
             if p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
                 chosen = rank
         if chosen < 0:
-            chosen, code = _FULL, "no_tier_meets_bar"
+            chosen, code = plan.top, "no_tier_meets_bar"
             best = max(p_ok[min_rank:])
-            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> full"
+            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> {tiers[-1]}"
         else:
             code = "cheapest_ok"
             head = (
-                f"cheapest_ok:{TIERS[chosen]} P(ok) {p_ok[chosen]:.2f} >= bar {bar:.2f}, "
+                f"cheapest_ok:{tiers[chosen]} P(ok) {p_ok[chosen]:.2f} >= bar {bar:.2f}, "
                 f"E[cost] ${costs[chosen]:.6f}"
             )
         if plan.tuned is not None:
@@ -271,8 +311,8 @@ class Learned:
             plan.ok_margin,
         )
         if unsure is not None:
-            target = min(chosen + 1, _FULL)
-            notes.append(f"abstain: {unsure[1]}; {TIERS[chosen]} -> {TIERS[target]}")
+            target = min(chosen + 1, plan.top)
+            notes.append(f"abstain: {unsure[1]}; {tiers[chosen]} -> {tiers[target]}")
             chosen, code = target, "abstain"
         return Choice(chosen, head, code, self.name, risk_rank, min_rank, costs, unsure)
 
@@ -306,12 +346,13 @@ class Rules:
         tier, rule_reason = (
             router.choose(text, feature) if text is not None else router.feature_default(feature)
         )
-        chosen = TIER_RANK[tier]
+        chosen = plan.tier_rank[tier]
         risk_rank = max(plan.contract_risk_rank, guard_rank)
         min_rank = plan.min_rank_by_risk[risk_rank]
         if chosen < min_rank:
+            tiers = plan.tiers
             notes.append(
-                f"risk_floor:{RISKS[risk_rank]} -> {TIERS[chosen]} raised to {TIERS[min_rank]}"
+                f"risk_floor:{plan.risks[risk_rank]} -> {tiers[chosen]} raised to {tiers[min_rank]}"
             )
             chosen = min_rank
         if self.kill_switch:
@@ -342,7 +383,7 @@ class Fixed:
         feature: str | None,
         input_tokens: int | None,
     ) -> Choice:
-        return Choice(TIER_RANK[self.tier], f"fixed:{self.tier}", "fixed", self.name)
+        return Choice(plan.tier_rank[self.tier], f"fixed:{self.tier}", "fixed", self.name)
 
 
 Chooser = Learned | Rules | Fixed  # what makes one policy differ from another
@@ -361,10 +402,13 @@ def decide_with(
     text: str | None = None,
     rules: RuleRouter | None = None,
     input_tokens: int | None = None,
+    floor: Tier | None = None,
 ) -> RouteDecision:
     """The one path of every route decision: `choose`, then switches and cap (module docstring).
 
     `rules` is the kill switch's fallback (default: the packaged rules for this table).
+    `floor` is the conversation's floor (serving/conversations.py): an earlier turn escalated
+    to it, so this one starts there too; below the tier cap, so a cap still has the last word.
     `prediction` may be None only when `choose` does not read the model, or force_mini or the
     feature's kill switch is on (the model is not consulted then); otherwise an InputError.
     """
@@ -380,18 +424,23 @@ def decide_with(
     if detectors:
         notes.append("guards:" + ",".join(detectors))
     if state.force_mini:
-        choice = Choice(_MINI, _FORCE_MINI, "force_mini", "force_mini")
-        return _finish(prediction, feature, plan, choice, _MINI, "force_mini", notes, detectors)
-    guard_rank = RISK_RANK[guard_result.risk_floor]
+        force = plan.force_rank
+        choice = Choice(force, plan.force_reason, "force_mini", "force_mini")
+        return _finish(prediction, feature, plan, choice, force, "force_mini", notes, detectors)
+    guard_rank = plan.guard_rank[guard_result.risk_floor]
     if choose.reads_model and state.is_killed(feature):
         choose = Rules(rules if rules is not None else _default_rules(table), kill_switch=True)
     choice = choose(prediction, plan, guard_rank, notes, text, feature, input_tokens)
     rank, code = choice.rank, choice.code
+    if floor is not None and plan.tier_rank.get(floor, -1) > rank:
+        notes.append(f"conversation_floor: {plan.tiers[rank]} -> {floor} (escalated earlier)")
+        rank, code = plan.tier_rank[floor], "conversation_floor"
     cap = state.cap_for(feature)
-    if cap is not None and TIER_RANK[cap] < rank:
-        below = " (below risk floor)" if TIER_RANK[cap] < choice.min_rank else ""
-        notes.append(f"tier_cap: {TIERS[rank]} -> {cap} (switch){below}")
-        rank, code = TIER_RANK[cap], "tier_cap"
+    if cap is not None and plan.tier_rank[cap] < rank:
+        cap_rank = plan.tier_rank[cap]
+        below = " (below risk floor)" if cap_rank < choice.min_rank else ""
+        notes.append(f"tier_cap: {plan.tiers[rank]} -> {cap} (switch){below}")
+        rank, code = cap_rank, "tier_cap"
     return _finish(prediction, feature, plan, choice, rank, code, notes, detectors)
 
 
@@ -447,7 +496,7 @@ def _finish(
     costs, risk_rank = choice.costs, choice.risk_rank
     # Positional, in RouteDecision's field order: a third cheaper than keywords, per request.
     return RouteDecision(
-        TIERS[rank],  # tier
+        plan.tiers[rank],  # tier  # type: ignore[arg-type]
         plan.models[rank],  # model
         reason,
         choice.policy,
@@ -458,7 +507,7 @@ def _finish(
         unsure is not None,  # abstain
         unsure[1] if unsure is not None else None,  # abstain_reason
         unsure[0] if unsure is not None else None,  # abstain_kind
-        RISKS[risk_rank] if risk_rank is not None else None,  # type: ignore[arg-type]
+        plan.risks[risk_rank] if risk_rank is not None else None,  # type: ignore[arg-type]
         plan.contract_name,  # contract
         costs[rank] if costs is not None else None,  # expected_cost_usd
         prediction.model_version if prediction is not None else None,

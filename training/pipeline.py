@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from classifier.taxonomy import INTENTS, RISKS, TIERS
+from classifier.taxonomy import TIERS, Taxonomy
 from training import tracking
 from training.calibration import calibrate_heads
 from training.config import TrainConfig
@@ -82,6 +82,7 @@ def train(
     from training.export import export_bundle
 
     cfg = config
+    taxonomy = cfg.label_taxonomy()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     clock = StageClock(progress)
@@ -96,9 +97,9 @@ def train(
         with clock.stage("ingest", ticker=True):
             quarantine = work_dir / "quarantine.jsonl"
             data, ingest = engine_stages.ingest(engine, logs, corrections, quarantine,
-                                                engine_workers)  # fmt: skip
+                                                engine_workers, taxonomy)  # fmt: skip
         with clock.stage("split"):
-            truth_rows = load_truth(truth, data.request_id) if truth else None
+            truth_rows = load_truth(truth, data.request_id, taxonomy) if truth else None
             splits = make_splits(data.ts, cfg.data, truth_rows)
         fingerprint = tracking.log_fingerprint(ingest.to_dict(), splits.sizes())
         if quarantine.is_file() and 0 < quarantine.stat().st_size <= QUARANTINE_LOG_CAP:
@@ -128,8 +129,16 @@ def train(
         with clock.stage("tune"):
             from training.tier_tuning import tune_training_slice
 
-            tuning = tune_training_slice(heads, X[splits.calib], data, splits.calib, truth_rows,
-                                         logs, corrections)  # fmt: skip
+            tuning = None
+            if taxonomy.is_default:  # the replay behind tuning speaks the default taxonomy only
+                tuning = tune_training_slice(heads, X[splits.calib], data, splits.calib,
+                                             truth_rows, logs, corrections)  # fmt: skip
+            else:
+                logger.warning(
+                    "taxonomy %r: no tier tuning (the replay knows the default "
+                    "taxonomy only); the contracts' own bars decide",
+                    taxonomy.version,
+                )
         with clock.stage("evaluate"):
             evaluations = _evaluate(cfg, heads, X, data, splits, truth_rows)
             if real is not None and len(real.dev_texts):
@@ -148,6 +157,7 @@ def train(
                 Path(bundle_dir),
                 name=cfg.tracking.registered_model,
                 version=version_label,
+                taxonomy=taxonomy,
                 extra_manifest={
                     "metrics": headline,
                     "training_data": {
@@ -175,7 +185,7 @@ def train(
         for key, ev in evaluations.items():
             tracking.log_metrics(ev.metrics(), prefix=f"{key}/")
         tracking.log_metrics({f"latency_ms/{k}": v for k, v in latency.items()})
-        _log_eval_artifacts(evaluations, calibrations, data, splits)
+        _log_eval_artifacts(evaluations, calibrations, data, splits, taxonomy)
 
         model_version = alias = None
         if register:
@@ -309,7 +319,7 @@ def _fit(
         return fit()
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=2 + len(TIERS), desc="fit heads", unit="head")
+    bar = tqdm(total=2 + heads.n_tiers, desc="fit heads", unit="head")
     original = heads._fit_head
 
     def fit_head(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -389,7 +399,8 @@ def _evaluate(
     truth: Truth | None,
 ) -> dict[str, Evaluation]:
     """The production student on each held-out set, against logged labels and (if any) truth."""
-    kw = {"tier_threshold": cfg.evaluate.tier_threshold, "n_bins": cfg.calibration.n_bins}
+    kw = {"tier_threshold": cfg.evaluate.tier_threshold, "n_bins": cfg.calibration.n_bins,
+          "taxonomy": cfg.label_taxonomy()}  # fmt: skip
     out: dict[str, Evaluation] = {}
     sets = {"time": splits.test_time, "unseen": splits.test_unseen}
     for name, index in sets.items():
@@ -462,7 +473,11 @@ def _headline(evaluations: dict[str, Evaluation]) -> dict[str, float]:
 
 
 def _log_eval_artifacts(
-    evaluations: dict[str, Evaluation], calibrations: list[Any], data: TrainingSet, splits: Splits
+    evaluations: dict[str, Evaluation],
+    calibrations: list[Any],
+    data: TrainingSet,
+    splits: Splits,
+    taxonomy: Taxonomy,
 ) -> None:
     """All numbers as JSON, and the time-split test rows so promotion can rescore on them."""
     import mlflow
@@ -472,16 +487,20 @@ def _log_eval_artifacts(
     index = splits.test_time
     if len(index) > HELDOUT_LOG_CAP:
         index = np.sort(np.random.default_rng(0).choice(index, HELDOUT_LOG_CAP, replace=False))
-    mlflow.log_text(heldout_jsonl(data, index), HELDOUT_ARTIFACT)
+    mlflow.log_text(heldout_jsonl(data, index, taxonomy), HELDOUT_ARTIFACT)
 
 
-def heldout_jsonl(data: TrainingSet, index: np.ndarray) -> str:
+def heldout_jsonl(data: TrainingSet, index: np.ndarray, taxonomy: Taxonomy | None = None) -> str:
     """Held-out rows as JSONL: text, feature and labels by name (null = unknown / censored)."""
+    from classifier.taxonomy import DEFAULT_TAXONOMY
+
+    taxonomy = taxonomy or DEFAULT_TAXONOMY
+    intents, risks = taxonomy.intents, taxonomy.risks
     lines = []
     for i in index:
         tier_ok = {
             tier: (None if v < 0 else bool(v))
-            for tier, v in zip(TIERS, data.tier_ok[i], strict=True)
+            for tier, v in zip(taxonomy.tiers, data.tier_ok[i], strict=True)
         }
         lines.append(
             orjson.dumps(
@@ -490,8 +509,8 @@ def heldout_jsonl(data: TrainingSet, index: np.ndarray) -> str:
                     "ts": float(data.ts[i]),
                     "feature": data.feature[i],
                     "text": data.text[i],
-                    "intent": INTENTS[data.intent[i]] if data.intent[i] >= 0 else None,
-                    "risk": RISKS[data.risk[i]] if data.risk[i] >= 0 else None,
+                    "intent": intents[data.intent[i]] if data.intent[i] >= 0 else None,
+                    "risk": risks[data.risk[i]] if data.risk[i] >= 0 else None,
                     "tier_ok": tier_ok,
                 }
             ).decode()

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from classifier.taxonomy import TIERS
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from training.engines.ray_runtime import require_ray, start_ray
 from training.engines.shards import SHARD_BYTES, Shard, iter_shard, plan_shards
 from training.ingest import IngestReport, _Ingestion
@@ -34,20 +34,20 @@ from training.readers import RawItem
 log = logging.getLogger(__name__)
 
 
-def _scan_batch(batch: dict[str, Any], index: Any) -> Any:
+def _scan_batch(batch: dict[str, Any], index: Any, taxonomy: Any) -> Any:
     """map_batches body: one shard description in, its rows out (a pyarrow table)."""
     import pyarrow as pa
 
     from training.engines.ray_scan import scan_shard
 
     tables = [
-        scan_shard(Shard(**{k: batch[k][i] for k in batch}), index)
+        scan_shard(Shard(**{k: batch[k][i] for k in batch}), index, taxonomy)
         for i in range(len(batch["path"]))
     ]
     return pa.concat_tables(tables)
 
 
-def scan_with_ray(shards: list[Shard], index: Any) -> Any:
+def scan_with_ray(shards: list[Shard], index: Any, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> Any:
     """All shards' rows as one pyarrow table (Ray Data, one task per shard)."""
     import pyarrow as pa
 
@@ -56,7 +56,10 @@ def scan_with_ray(shards: list[Shard], index: Any) -> Any:
         {k: (int(v) if isinstance(v, int) else v) for k, v in asdict(s).items()} for s in shards
     ]
     dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        _scan_batch, batch_size=1, batch_format="numpy", fn_kwargs={"index": index}
+        _scan_batch,
+        batch_size=1,
+        batch_format="numpy",
+        fn_kwargs={"index": index, "taxonomy": taxonomy},
     )
     return pa.concat_tables(list(dataset.iter_batches(batch_format="pyarrow", batch_size=None)))
 
@@ -69,6 +72,7 @@ def ray_load_training_set(
     num_cpus: int | None = None,
     shard_bytes: int = SHARD_BYTES,
     timings: dict[str, float] | None = None,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
 ) -> tuple[TrainingSet, IngestReport]:
     """`load_training_set` on Ray Data (a local cluster of `num_cpus` unless one is running).
 
@@ -77,14 +81,14 @@ def ray_load_training_set(
     """
     start_ray(num_cpus)
     clock = time.perf_counter()
-    ingestion = _Ingestion(logs, corrections, quarantine_path)
+    ingestion = _Ingestion(logs, corrections, quarantine_path, taxonomy)
     ingestion.quarantine = QuarantineWriter(quarantine_path)
     try:
         located = ingestion._index_corrections()
         index = {rid: [x.item.data for x in events] for rid, events in located.items()}
-        table = scan_with_ray(plan_shards(ingestion.logs, shard_bytes), index)
+        table = scan_with_ray(plan_shards(ingestion.logs, shard_bytes), index, taxonomy)
         scanned = time.perf_counter()
-        data = _reconcile(ingestion, table, located)
+        data = _reconcile(ingestion, table, located, len(taxonomy.tiers))
     finally:
         ingestion.quarantine.close()
     ingestion._finish()
@@ -95,7 +99,7 @@ def ray_load_training_set(
             "fail": int((data.tier_ok[:, t] == 0).sum()),
             "unknown": int((data.tier_ok[:, t] == UNKNOWN).sum()),
         }
-        for t, tier in enumerate(TIERS)
+        for t, tier in enumerate(taxonomy.tiers)
     }
     if timings is not None:
         timings.update(scan_s=scanned - clock, reconcile_s=time.perf_counter() - scanned)
@@ -104,7 +108,9 @@ def ray_load_training_set(
     return data, report
 
 
-def _reconcile(ingestion: _Ingestion, table: Any, located: dict[str, list[Any]]) -> TrainingSet:
+def _reconcile(
+    ingestion: _Ingestion, table: Any, located: dict[str, list[Any]], n_tiers: int
+) -> TrainingSet:
     """Apply the order-dependent rules over the rows in read order; returns the winners' set."""
     report = ingestion.report
     kind = table.column("kind").to_numpy(zero_copy_only=False)
@@ -152,7 +158,7 @@ def _reconcile(ingestion: _Ingestion, table: Any, located: dict[str, list[Any]])
         text=picked.column("text").to_pylist(),
         intent=picked.column("intent").to_numpy().astype(np.int8),
         risk=picked.column("risk").to_numpy().astype(np.int8),
-        tier_ok=tier_ok.astype(np.int8).reshape(-1, len(TIERS)),
+        tier_ok=tier_ok.astype(np.int8).reshape(-1, n_tiers),
         propensity=picked.column("propensity").to_numpy().astype(np.float64),
         first_tier=picked.column("first_tier").to_numpy().astype(np.int8),
         input_tokens=picked.column("input_tokens").to_numpy().astype(np.int32),

@@ -16,10 +16,10 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from classifier.logschema import CorrectionEvent, LogRecord
-from classifier.taxonomy import TIER_RANK
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from training.engines.shards import Shard, iter_shard
 from training.ingest import _before_detail, _best_effort_id, _merge_corrections, _reason
-from training.labels import derive_labels
+from training.labels import DEFAULT_CODES, LabelCodes, derive_labels
 
 # Corrections by request_id: their raw lines (validated by the driver), parsed again only for
 # the records they belong to: shipping bytes to each task is far cheaper than pydantic objects.
@@ -60,8 +60,13 @@ SCHEMA = pa.schema(
 )
 
 
-def scan_shard(shard: Shard, index: CorrectionIndex) -> pa.Table:
-    """One row per non-blank line (valid or quarantined) plus the shard's counts."""
+def scan_shard(
+    shard: Shard, index: CorrectionIndex, taxonomy: Taxonomy = DEFAULT_TAXONOMY
+) -> pa.Table:
+    """One row per non-blank line (valid or quarantined) plus the shard's counts; labels and
+    tiers are checked against, and coded by, `taxonomy` (as training.ingest does)."""
+    context = {"taxonomy": taxonomy}
+    codes = DEFAULT_CODES if taxonomy == DEFAULT_TAXONOMY else LabelCodes.of(taxonomy)
     rows: list[dict[str, Any]] = []
     lines_read = blank = 0
     for item in iter_shard(shard):
@@ -86,20 +91,22 @@ def scan_shard(shard: Shard, index: CorrectionIndex) -> pa.Table:
                          "raw": item.data, "overlong": item.overlong})  # fmt: skip
             continue
         try:
-            record = LogRecord.model_validate_json(item.data, strict=True)
+            record = LogRecord.model_validate_json(item.data, strict=True, context=context)
         except ValidationError as error:
             code, detail = _reason(item.data, error)
             rows.append({"kind": "quarantine", **where, "reason": code, "detail": detail,
                          "raw": item.data, "overlong": False,
                          "request_id": _best_effort_id(item.data)})  # fmt: skip
             continue
-        rows.append({"kind": "valid", **where, **_valid_row(record, item.data, index)})
+        rows.append({"kind": "valid", **where, **_valid_row(record, item.data, index, codes)})
     rows.append({"kind": "shard", "source_index": shard.source_index, "pos": shard.start,
                  "lines_read": lines_read, "blank_lines": blank})  # fmt: skip
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
-def _valid_row(record: LogRecord, data: bytes, index: CorrectionIndex) -> dict[str, Any]:
+def _valid_row(
+    record: LogRecord, data: bytes, index: CorrectionIndex, codes: LabelCodes
+) -> dict[str, Any]:
     """What the driver needs of a valid record, as ingest.py would derive it as the first one."""
     n_inline = len(record.corrections)
     early = [event for event in record.corrections if event.ts < record.ts]
@@ -117,7 +124,7 @@ def _valid_row(record: LogRecord, data: bytes, index: CorrectionIndex) -> dict[s
             digest.update(b"\n" + raw)
     if joined:
         record = _merge_corrections(record, joined)
-    labels = derive_labels(record)
+    labels = derive_labels(record, codes)
     propensity = record.route.propensity
     return {
         "request_id": record.request_id,
@@ -128,7 +135,7 @@ def _valid_row(record: LogRecord, data: bytes, index: CorrectionIndex) -> dict[s
         "risk": labels.risk,
         "tier_ok": list(labels.tier_ok),
         "propensity": float("nan") if propensity is None else propensity,
-        "first_tier": TIER_RANK[record.route.tier],
+        "first_tier": codes.tier_rank[record.route.tier],
         "input_tokens": record.attempts[0].input_tokens if record.attempts else -1,
         "contradiction": labels.contradiction,
         "risk_raised": labels.risk_raised,

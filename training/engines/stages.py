@@ -14,15 +14,19 @@ ENGINES = ("local", "ray")
 
 
 def ingest(engine: str, logs: Sequence[Path], corrections: Sequence[Path], quarantine: Path,
-           workers: int | None = None) -> tuple[Any, Any]:  # fmt: skip
+           workers: int | None = None, taxonomy: Any = None) -> tuple[Any, Any]:  # fmt: skip
     """(TrainingSet, IngestReport) from the chosen engine; both give the same result."""
+    from classifier.taxonomy import DEFAULT_TAXONOMY
+
+    taxonomy = taxonomy or DEFAULT_TAXONOMY
     if engine == "ray":
         from training.engines.ray_ingest import ray_load_training_set
 
-        return ray_load_training_set(list(logs), list(corrections), quarantine, num_cpus=workers)
+        return ray_load_training_set(list(logs), list(corrections), quarantine, num_cpus=workers,
+                                     taxonomy=taxonomy)  # fmt: skip
     from training.ingest import load_training_set
 
-    return load_training_set(list(logs), list(corrections), quarantine)
+    return load_training_set(list(logs), list(corrections), quarantine, taxonomy)
 
 
 def encode_on_ray(embedder: Any, texts: Sequence[str], workers: int | None = None) -> Any:
