@@ -61,7 +61,7 @@ def text_of_tokens(classifier: object, target: int) -> tuple[str, int]:
 def sklearn_heads(manifest: object, dim: int) -> Callable[[np.ndarray], object] | None:
     """Heads with the bundle's own hyper-parameters, fitted on synthetic vectors of its width."""
     try:
-        from training.heads import TierwiseHeads
+        from training.model.heads import TierwiseHeads
     except ImportError:
         return None
     params = dict(getattr(manifest, "heads", {}).get("params", {}))

@@ -299,11 +299,11 @@ def _run_promote(args: argparse.Namespace) -> int:
 
 
 def register_evaluate(subparsers: Any) -> None:
-    """Offline replay of routing policies lives in training.replay_cli; delegate to it."""
+    """Offline replay of routing policies lives in training.replay.cli; delegate to it."""
     try:
-        from training.replay_cli import register
+        from training.replay.cli import register
     except ImportError as exc:
-        if exc.name != "training.replay_cli":
+        if exc.name != "training.replay.cli":
             raise
         parser = subparsers.add_parser("evaluate", help="(not built) replay a routing policy")
         parser.add_argument("rest", nargs=argparse.REMAINDER)

@@ -2,7 +2,7 @@
 
 ingest -> split (time; unseen templates/domains when truth is given) -> embed (student, cached)
 -> fit -> calibrate (held-out slice, folded into the trees) -> tune (the tier decision's
-per-feature thresholds, replayed on the same held-out slice: training.tier_tuning) -> evaluate
+per-feature thresholds, replayed on the same held-out slice: training.replay.tier_tuning) -> evaluate
 -> teacher comparison -> export (verified bundle, its training window in the manifest) ->
 register (alias challenger; `champion` moves only through `tierwise promote`) -> report.
 
@@ -27,13 +27,13 @@ import orjson
 
 from classifier.taxonomy import INTENTS, RISKS, TIERS
 from training import tracking
-from training.calibration import calibrate_heads
 from training.config import TrainConfig
-from training.evaluate import Evaluation, evaluate_probs
-from training.labels import TrainingSet
-from training.splits import Splits, Truth, load_truth, make_splits
+from training.evaluation.metrics import Evaluation, evaluate_probs
+from training.ingest.labels import TrainingSet
+from training.ingest.splits import Splits, Truth, load_truth, make_splits
+from training.ingest.windows import WINDOW_KEY, TrainingWindow
+from training.model.calibration import calibrate_heads
 from training.stages import StageClock
-from training.windows import WINDOW_KEY, TrainingWindow
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,9 @@ def train(
     """Train, evaluate, export and (by default) register one model; see the module docstring."""
     import mlflow
 
-    from training.embed import StaticStudent
-    from training.export import export_bundle
-    from training.ingest import load_training_set
+    from training.ingest.load import load_training_set
+    from training.model.embed import StaticStudent
+    from training.model.export import export_bundle
 
     cfg = config
     work_dir = Path(work_dir)
@@ -109,7 +109,7 @@ def train(
         with clock.stage("calibrate"):
             calibrations = _calibrate(cfg, heads, X[splits.calib], data.subset(splits.calib), real)
         with clock.stage("tune"):
-            from training.tier_tuning import tune_training_slice
+            from training.replay.tier_tuning import tune_training_slice
 
             tuning = tune_training_slice(heads, X[splits.calib], data, splits.calib, truth_rows,
                                          logs, corrections)  # fmt: skip
@@ -221,8 +221,8 @@ def train(
 def _open_cache(cfg: TrainConfig) -> Any:
     if not cfg.embed.cache:
         return None
-    from training.distill import default_cache_dir
-    from training.embed_cache import EmbeddingCache
+    from training.model.distill import default_cache_dir
+    from training.model.embed_cache import EmbeddingCache
 
     return EmbeddingCache(default_cache_dir() / "embeddings.sqlite")
 
@@ -275,8 +275,8 @@ def _fit(
     cfg: TrainConfig, X: np.ndarray, data: TrainingSet, progress: bool, real: Any = None
 ) -> Any:
     """Fit TierwiseHeads with a per-head progress bar (the fit has no callback of its own)."""
-    from training.binning import snap_for_fit
-    from training.heads import TierwiseHeads
+    from training.model.binning import snap_for_fit
+    from training.model.heads import TierwiseHeads
 
     rows = _with_real(X, data, real, cfg)
     X = snap_for_fit(rows.pop("X"))  # fast weighted binning; same predictions on raw X
@@ -398,8 +398,8 @@ def _compare(
     cache: Any,
     progress: bool,
 ) -> Any:
-    from training.compare import compare_teacher
-    from training.embed import Teacher
+    from training.evaluation.teacher import compare_teacher
+    from training.model.embed import Teacher
 
     teacher = Teacher(student.window, batch_size=cfg.teacher.batch_size)
     eval_sets = {
@@ -423,7 +423,7 @@ def _compare(
 def _bundle_latency(bundle_dir: Path, texts: list[str]) -> float:
     """Median per-text time of the served path: what a router pays per request."""
     from classifier.runtime import Classifier
-    from training.compare import per_text_latency_ms
+    from training.evaluation.teacher import per_text_latency_ms
 
     clf = Classifier.load(bundle_dir)
     return per_text_latency_ms(lambda batch: clf.classify(batch[0]), texts)
@@ -499,7 +499,7 @@ def _write_report(
     timings: dict[str, float],
     truth: Truth | None,
 ) -> Path:
-    from training.report import render_markdown, write_plots
+    from training.evaluation.report import render_markdown, write_plots
 
     report_dir.mkdir(parents=True, exist_ok=True)
     images: list[str] = []

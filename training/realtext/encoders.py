@@ -43,10 +43,10 @@ def compare(out: Path, sim_rows: int = 8000, latency_texts: int = 60) -> dict[st
     from data.corpora.labelled import load_corpus
     from data.generator import generate
     from training.config import load_config
-    from training.distill import distill_student
-    from training.embed import StaticStudent, Teacher
-    from training.heads import TierwiseHeads
-    from training.ingest import load_training_set
+    from training.ingest.load import load_training_set
+    from training.model.distill import distill_student
+    from training.model.embed import StaticStudent, Teacher
+    from training.model.heads import TierwiseHeads
     from training.realtext.embedding import embed
     from training.realtext.finetune import finetune_student
     from training.realtext.report import high_balanced_accuracy

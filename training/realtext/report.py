@@ -19,7 +19,7 @@ import numpy as np
 
 from classifier.taxonomy import INTENTS, RISKS, TIERS
 from data.corpora.labelled import LABELS_DIR, Corpus, load_corpus, read_labels
-from training.evaluate import Evaluation, evaluate_probs
+from training.evaluation.metrics import Evaluation, evaluate_probs
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def summary_row(s: Scored, y_r: np.ndarray) -> dict[str, float]:
 
 def build(bundle_dir: Path, out_md: Path, corpus: Corpus | None = None, *, baselines: bool = True,
           log_mlflow: bool = True) -> dict[str, Any]:  # fmt: skip
-    from training.report import write_plots
+    from training.evaluation.report import write_plots
 
     corpus = corpus or load_corpus()
     dev = corpus.dev

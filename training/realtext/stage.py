@@ -48,7 +48,7 @@ def prepare(
     progress: bool = True,
 ) -> RealText:
     """Load rows, fine-tune the student (optional), embed, drop near-duplicates of dev texts."""
-    from training.embed import StaticStudent
+    from training.model.embed import StaticStudent
 
     corpus = load_corpus()
     rows = build_rows(
