@@ -286,11 +286,3 @@ class Teacher:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-
-def __getattr__(name: str) -> object:
-    # EmbeddingCache lives in its own module (it imports Embedder from here); re-exported lazily.
-    if name == "EmbeddingCache":
-        from training.model.embed_cache import EmbeddingCache
-
-        return EmbeddingCache
-    raise AttributeError(f"module 'training.model.embed' has no attribute {name!r}")

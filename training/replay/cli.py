@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, args.overrides)
         logs, corrections, truth = list(args.logs), list(args.corrections), args.truth
         if not logs:
-            from training.cli import default_logs
+            from data.generator.cached import default_logs
 
             log_path, corr_path, truth_path = default_logs(
                 args.work_dir, cfg.generate.n, cfg.generate.seed)
