@@ -1,1 +1,2 @@
-"""Scores of one trained model: held-out metrics, the teacher comparison, the training report."""
+"""Scores of one trained model: held-out metrics, the teacher comparison, the training report.
+"""

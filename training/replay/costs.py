@@ -1,6 +1,6 @@
 """What each request would cost and how it would end, per first tier: exact replay or as logged.
 
-Exact (simulator truth): the router playbook of `data.generator.router.RouterSim` is played from
+Exact (simulator truth): the router playbook (data.generator.counterfactual) is played from
 each first tier in turn, with the request's true per-tier viability, so failed attempts, retries
 and escalations are priced exactly as the simulated production router would incur them. The
 playbook's own randomness (transient errors, failure mode, token counts) is averaged over
@@ -9,12 +9,11 @@ the same tier for a request sees the same draws (common random numbers: differen
 policies are not sampling noise).
 
 Logged (no truth): each record's own trace, priced from the routing table; it is the outcome of
-the logged first tier only, which is what the inverse-propensity estimate (replay_metrics) needs.
+the logged first tier only, which is what the inverse-propensity estimate (replay.metrics) needs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,15 +22,12 @@ import numpy as np
 
 from classifier.contracts import RoutingTable
 from classifier.logschema import LogRecord
-from classifier.rules import RuleRouter
 from classifier.taxonomy import TIERS
-from data.generator.config import SimConfig, TierPrice
-from data.generator.router import RouterSim
-from data.generator.texts import STRUCTURED_FAMILIES
+from data.generator.counterfactual import PLAY_METRICS, play_from_each_tier
 from data.generator.writer import Knobs
 from training.ingest.labels import correction_timing
 
-METRICS = ("cost_usd", "fail", "hard_fail", "escalations", "retry_latency_ms", "attempts")
+METRICS = PLAY_METRICS
 
 
 @dataclass
@@ -73,40 +69,6 @@ class ReplayRequest:
     request_id: str
 
 
-def is_structured(template: str, intent: str, text: str) -> bool:
-    """The generator's rule (texts.py): structured families, classification, or JSON asked for.
-
-    The truth file does not carry the flag, so it is rebuilt from the template id; `JSON`
-    anywhere in the text (not only the instruction) makes it a slight over-approximation.
-    """
-    family = template.split(".", 1)[-1]
-    return family in STRUCTURED_FAMILIES or intent == "classify" or "JSON" in text
-
-
-def sim_config(table: RoutingTable, rules: RuleRouter | None = None) -> SimConfig:
-    """The simulator's configuration with this routing table's prices and models."""
-    tiers = {
-        t: TierPrice(spec.model, spec.input_per_mtok, spec.output_per_mtok, spec.p50_latency_ms)
-        for t, spec in table.tiers.items()
-    }
-    router = rules or RuleRouter.default(table.tier_models)
-    return SimConfig((), tiers, router, f"rules@{table.version}")
-
-
-class _StartAt(RouterSim):
-    """The playbook with the first tier imposed by the policy under evaluation."""
-
-    start = "nano"
-
-    def first_tier(self, rng: random.Random, text: str, feature: str) -> tuple[str, str, float]:
-        return self.start, "replay", 1.0
-
-
-def _seed(request_id: str, tier: str, draw: int, seed: int) -> int:
-    digest = hashlib.blake2b(f"{seed}:{request_id}:{tier}:{draw}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "little")
-
-
 def simulate_outcomes(
     requests: Sequence[ReplayRequest],
     table: RoutingTable,
@@ -121,28 +83,10 @@ def simulate_outcomes(
     `rng_factory(seed)` makes each draw's generator (tests pass a constant one to get a fully
     deterministic, hand-checkable trace).
     """
-    if replays < 1:
-        raise ValueError("replays must be >= 1")
-    knobs = knobs or Knobs()
-    sim = _StartAt(sim_config(table), epsilon=0.0, transient_rate=knobs.transient_rate)
-    n = len(requests)
-    sums = {m: np.zeros((n, len(TIERS))) for m in METRICS}
-    for i, req in enumerate(requests):
-        ok = dict(zip(TIERS, req.tier_ok, strict=True))
-        for t, tier in enumerate(TIERS):
-            sim.start = tier
-            for draw in range(replays):
-                rng = rng_factory(_seed(req.request_id, tier, draw, seed))
-                trace = sim.play(rng, req, req.feature, ok)  # type: ignore[arg-type]
-                cost = sum(table.price_usd(a["tier"], a["input_tokens"], a["output_tokens"])
-                           for a in trace.attempts)
-                sums["cost_usd"][i, t] += cost
-                sums["fail"][i, t] += not trace.served_ok
-                sums["hard_fail"][i, t] += trace.served_visible_failure
-                sums["escalations"][i, t] += len(trace.escalations)
-                sums["retry_latency_ms"][i, t] += sum(a["latency_ms"] for a in trace.attempts[:-1])
-                sums["attempts"][i, t] += len(trace.attempts)
-    return Outcomes(**{m: v / replays for m, v in sums.items()})
+    means = play_from_each_tier(
+        requests, table, replays=replays, seed=seed, knobs=knobs, rng_factory=rng_factory
+    )
+    return Outcomes(**{m: means[m] for m in METRICS})
 
 
 @dataclass

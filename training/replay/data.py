@@ -15,10 +15,11 @@ import numpy as np
 from classifier.contracts import RoutingTable
 from classifier.errors import InputError
 from classifier.taxonomy import INTENTS, RISKS, TIERS
+from data.generator.counterfactual import is_structured
 from training.ingest.labels import TrainingSet, TrainingSetBuilder
 from training.ingest.load import iter_valid_records
 from training.ingest.splits import Truth, load_truth
-from training.replay.costs import ReplayRequest, is_structured, logged_row
+from training.replay.costs import ReplayRequest, logged_row
 
 
 @dataclass

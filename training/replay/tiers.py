@@ -105,24 +105,6 @@ def keyword_scores(texts: Sequence[str]) -> np.ndarray:
     return out
 
 
-# -- perfect reader ------------------------------------------------------------------------------
-
-
-def perfect_reader_probs(
-    texts: Sequence[str], intents: Sequence[str], risks: Sequence[str]
-) -> np.ndarray:
-    """[N, 3] P(ok | tier) from the simulator's noiseless difficulty of each text (truth only)."""
-    from data.generator.difficulty import NOISE_SD, THRESHOLDS, latent
-    from data.generator.textprops import text_props
-
-    cuts = [THRESHOLDS[t] for t in TIERS]
-    out = np.empty((len(texts), len(TIERS)))
-    for i, (text, intent, risk) in enumerate(zip(texts, intents, risks, strict=True)):
-        d = latent(text_props(text), intent, risk)
-        out[i] = [0.5 * (1.0 + math.erf((c - d) / (NOISE_SD * math.sqrt(2.0)))) for c in cuts]
-    return out
-
-
 def tier_aucs(probs: np.ndarray, tier_ok: np.ndarray) -> dict[str, float]:
     """ROC AUC of P(ok | tier) against the true outcome, per tier (NaN when one class only)."""
     from sklearn.metrics import roc_auc_score
@@ -316,11 +298,12 @@ def perfect_reader(
 ) -> list[Prediction]:
     """The bundle with the best possible tier head (truth only), tuned on the same slice."""
     from classifier.taxonomy import INTENTS, RISKS
+    from data.generator.counterfactual import true_ok_probs
 
     truth = rd.truth
 
     def probs(rows: np.ndarray) -> np.ndarray:
-        return perfect_reader_probs(
+        return true_ok_probs(
             [rd.data.text[i] for i in rows],
             [INTENTS[truth.intent[i]] for i in rows],
             [RISKS[truth.risk[i]] for i in rows],

@@ -20,7 +20,6 @@ from training.replay.tiers import (
     below_baselines,
     curve_cost_at,
     keyword_scores,
-    perfect_reader_probs,
     tier_accuracy,
     tier_aucs,
     tuned_sweep,
@@ -135,24 +134,6 @@ def test_keyword_scores_count_distinct_cues() -> None:
     scores = keyword_scores(["hello there", "Calculate the total, step by step, step by step.",
                              "Fix this bug in the SQL query ```select 1```"])  # fmt: skip
     assert list(scores) == [0, 4, 4]  # calculate total step + "step by step"; bug sql query ```
-
-
-def test_perfect_reader_follows_the_simulators_difficulty() -> None:
-    from data.generator.difficulty import NOISE_SD, THRESHOLDS, latent
-    from data.generator.textprops import text_props
-
-    texts = [
-        "tldr",
-        "Plan the migration step by step: compare three options, justify the "
-        "choice, must finish within 2 weeks and at most 3 people, as a detailed table.",
-    ]
-    p = perfect_reader_probs(texts, ["summarize", "plan"], ["low", "high"])
-    assert (np.diff(p, axis=1) >= 0).all() and p[0, 0] > p[1, 0]
-    d = latent(text_props(texts[1]), "plan", "high")
-    from math import erf, sqrt
-
-    expected = 0.5 * (1 + erf((THRESHOLDS["mini"] - d) / (NOISE_SD * sqrt(2))))
-    assert p[1, 1] == pytest.approx(expected)
 
 
 def test_auc_and_tier_accuracy_against_truth() -> None:
