@@ -17,7 +17,9 @@ the ONNX graph reproduces with two `Max` nodes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -45,6 +47,7 @@ class HeadFit:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if self.model is None:
+            assert self.constant is not None  # a head without a model is a constant
             return np.tile(self.constant, (len(X), 1)).astype(np.float64)
         out = np.zeros((len(X), self.n_outputs))
         out[:, self.classes] = self.model.predict_proba(X)
@@ -167,21 +170,45 @@ class TierwiseHeads(BaseEstimator):
         *,
         first_tier: np.ndarray | None = None,
         label_weight: np.ndarray | None = None,
+        on_head: Callable[[str], None] | None = None,
     ) -> TierwiseHeads:
         """Fit every head; -1 (unknown) labels are skipped per head, never guessed.
 
         `label_weight` weighs rows in the intent and risk heads (real text against simulated
-        logs); the tier heads keep their inverse-propensity weights.
+        logs); the tier heads keep their inverse-propensity weights. `on_head(name)` is called
+        after each head is fitted, in the order of `head_names()` (a progress bar's tick).
 
         OpenMP threads are capped at `n_threads` (None: sklearn's default): on shared, busy
         cores two spinning OpenMP threads made a fit here 10-30x slower than one.
         """
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
-            return self._fit(X, intent, risk, tier_ok, propensity, first_tier, label_weight)
+            return self._fit(
+                X, intent, risk, tier_ok, propensity, first_tier, label_weight, on_head
+            )
 
-    def _fit(  # noqa: ANN001
-        self, X, intent, risk, tier_ok, propensity, first_tier, label_weight=None
+    def head_names(self) -> list[str]:
+        """The heads `fit` fits, in order: intent, risk, then the ordinal or per-tier heads."""
+        if self.tier_head == "ordinal":
+            return ["intent", "risk", "tier_ok[ordinal]"]
+        return ["intent", "risk", *(f"tier_ok[{tier}]" for tier in TIERS)]
+
+    def _fit(
+        self,
+        X: np.ndarray,
+        intent: np.ndarray,
+        risk: np.ndarray,
+        tier_ok: np.ndarray,
+        propensity: np.ndarray | None,
+        first_tier: np.ndarray | None,
+        label_weight: np.ndarray | None,
+        on_head: Callable[[str], None] | None,
     ) -> TierwiseHeads:
+        def fit_head(name: str, *args: Any, **constraints: Any) -> HeadFit:
+            fit = self._fit_head(name, *args, **constraints)
+            if on_head is not None:
+                on_head(name)
+            return fit
+
         X = np.asarray(X, dtype=np.float32)
         intent = np.asarray(intent)
         risk = np.asarray(risk)
@@ -193,12 +220,12 @@ class TierwiseHeads(BaseEstimator):
         self.n_features_in_ = X.shape[1]
         w = None if label_weight is None else np.asarray(label_weight, dtype=np.float64)
         known = intent >= 0
-        self.intent_ = self._fit_head(
+        self.intent_ = fit_head(
             "intent", X[known], intent[known], len(INTENTS),
             balanced_weights(intent[known], None if w is None else w[known], self.class_balance),
         )  # fmt: skip
         known = risk >= 0
-        self.risk_ = self._fit_head(
+        self.risk_ = fit_head(
             "risk", X[known], risk[known], len(RISKS),
             balanced_weights(risk[known], None if w is None else w[known], self.class_balance),
         )  # fmt: skip
@@ -209,7 +236,7 @@ class TierwiseHeads(BaseEstimator):
             rows, tiers, labels, weights = ordinal.stacked_rows(
                 tier_ok, propensity, first_tier, self.propensity_clip
             )
-            self.tier_ordinal_ = self._fit_head(
+            self.tier_ordinal_ = fit_head(
                 "tier_ok[ordinal]", ordinal.with_tier(X[rows], tiers), labels, 2, weights,
                 **ordinal.constraints(X.shape[1], additive=True),
             )  # fmt: skip
@@ -220,7 +247,7 @@ class TierwiseHeads(BaseEstimator):
         for t, tier in enumerate(TIERS):
             observed = tier_ok[:, t] >= 0
             weights = ipw_weights(observed, t, propensity, first_tier, self.propensity_clip)
-            fit = self._fit_head(f"tier_ok[{tier}]", X[observed], tier_ok[observed, t], 2, weights)
+            fit = fit_head(f"tier_ok[{tier}]", X[observed], tier_ok[observed, t], 2, weights)
             self.tiers_.append(fit)
             self.tier_rows_.append(int(observed.sum()))
         return self

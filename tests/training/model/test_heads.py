@@ -128,3 +128,15 @@ def test_class_balance_moves_a_rare_class_out_of_the_majority() -> None:
         return float((pred[intent == 2] == 2).mean())
 
     assert minority_recall(1.0) > minority_recall(0.0) + 0.2
+
+
+@pytest.mark.parametrize("tier_head", ["per_tier", "ordinal"])
+def test_on_head_reports_each_fitted_head_in_order(tier_head: str) -> None:
+    """The progress bar's tick: one call per head, in the order `head_names()` gives."""
+    X, intent, risk, tier_ok = _data()
+    heads = TierwiseHeads(max_iter=3, tier_head=tier_head)
+    seen: list[str] = []
+    heads.fit(X, intent, risk, tier_ok, on_head=seen.append)
+    assert seen == heads.head_names()
+    expected = 3 if tier_head == "ordinal" else 2 + len(TIERS)
+    assert len(seen) == expected

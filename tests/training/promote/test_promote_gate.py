@@ -129,8 +129,8 @@ def test_the_candidates_own_heldout_rows_are_not_the_exam(
 
     from classifier.runtime import Classifier
     from classifier.taxonomy import TIERS
+    from training.evaluation.run_report import HELDOUT_ARTIFACT
     from training.ingest.load import load_training_set
-    from training.pipeline import HELDOUT_ARTIFACT
 
     champion, _ = registry.register("champion")
     registry.champion(champion)
