@@ -65,16 +65,17 @@ def _labels_of(manifest: Any) -> dict[str, tuple[str, ...]]:
 def load_bundle(
     bundle_dir: Path, *, intra_op_threads: int, warmup: int, source: str
 ) -> LoadedModel:
-    """Load, check and warm a bundle; raises BundleError (never half-loads) when it is unusable."""
+    """Load, check and warm a bundle; raises BundleError (never half-loads) when it is unusable.
+
+    `Classifier.load` is the one check of a bundle (manifest, format, taxonomy, files, graph,
+    tokenizer, one probe run); the `warmup` requests here only pay first-run allocations.
+    """
     from classifier.runtime import Classifier
 
-    if not (bundle_dir / "manifest.json").is_file():
-        raise BundleError(
-            f"no manifest.json in {bundle_dir}; point TIERWISE_BUNDLE_PATH at a directory "
-            "written by `tierwise export`"
-        )
     try:
         classifier = Classifier.load(bundle_dir, intra_op_threads=intra_op_threads)
+        for index in range(warmup):
+            classifier.classify(_WARMUP_TEXTS[index % len(_WARMUP_TEXTS)])
     except BundleError:
         raise
     except Exception as exc:  # onnxruntime, json and OS errors all mean "unusable bundle"
@@ -82,26 +83,12 @@ def load_bundle(
             f"bundle at {bundle_dir} failed to load: {type(exc).__name__}: {exc}"
         ) from exc
     manifest = classifier.manifest
-    taxonomy = str(_manifest_get(manifest, "taxonomy_version", TAXONOMY_VERSION))
-    if taxonomy != TAXONOMY_VERSION:
-        raise BundleError(
-            f"bundle at {bundle_dir} speaks taxonomy {taxonomy}, this server speaks "
-            f"{TAXONOMY_VERSION}; upgrade tierwise or re-export the bundle"
-        )
-    try:
-        for index in range(warmup):
-            classifier.classify(_WARMUP_TEXTS[index % len(_WARMUP_TEXTS)])
-    except Exception as exc:
-        raise BundleError(
-            f"bundle at {bundle_dir} loaded but failed while warming up: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
     return LoadedModel(
         classifier=classifier,
         name=str(_manifest_get(manifest, "name", "tierwise")),
         version=str(classifier.model_version),
         bundle_hash=str(classifier.bundle_hash),
-        taxonomy_version=taxonomy,
+        taxonomy_version=str(_manifest_get(manifest, "taxonomy_version", TAXONOMY_VERSION)),
         source=source,
         labels=_labels_of(manifest),
     )

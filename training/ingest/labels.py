@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any, NamedTuple
@@ -208,14 +208,6 @@ class TrainingSet:
             first_tier=self.first_tier[index],
             input_tokens=self.input_tokens[index],
         )
-
-    @classmethod
-    def from_records(cls, records: Iterable[LogRecord]) -> TrainingSet:
-        """Build from validated records (tests and small in-memory sets); sorts by ts."""
-        builder = TrainingSetBuilder()
-        for record in records:
-            builder.add(record)
-        return builder.build()
 
 
 class TrainingSetBuilder:

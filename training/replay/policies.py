@@ -35,9 +35,11 @@ def fixed(n: int, tier: str) -> np.ndarray:
 
 def rules_tiers(rules: RuleRouter, texts: Sequence[str], features: Sequence[str]) -> np.ndarray:
     """The team's rule router (no model, no guards: what it does in production)."""
-    return np.fromiter((TIER_RANK[rules.choose(t, f)[0]] for t, f in zip(texts, features,
-                                                                          strict=True)),
-                       dtype=np.int8, count=len(texts))
+    return np.fromiter(
+        (TIER_RANK[rules.choose(t, f)[0]] for t, f in zip(texts, features, strict=True)),
+        dtype=np.int8,
+        count=len(texts),
+    )
 
 
 def oracle_tiers(tier_ok: np.ndarray) -> np.ndarray:
@@ -46,16 +48,23 @@ def oracle_tiers(tier_ok: np.ndarray) -> np.ndarray:
     return np.where(ok.any(axis=1), ok.argmax(axis=1), N_TIERS - 1).astype(np.int8)
 
 
-def decide_tiers(predictions: Sequence[Prediction], texts: Sequence[str],
-                 features: Sequence[str], guards: Sequence[GuardResult], contracts: Contracts,
-                 table: RoutingTable, rules: RuleRouter | None = None,
-                 margins: Margins = NO_MARGINS) -> np.ndarray:
+def decide_tiers(
+    predictions: Sequence[Prediction],
+    texts: Sequence[str],
+    features: Sequence[str],
+    guards: Sequence[GuardResult],
+    contracts: Contracts,
+    table: RoutingTable,
+    rules: RuleRouter | None = None,
+    margins: Margins = NO_MARGINS,
+) -> np.ndarray:
     """The production decision (contracts, risk floor, guards, abstention) for each prediction:
     the service's own `LearnedPolicy.decide`, with no switch set."""
     policy = LearnedPolicy(contracts, table, rules=rules, margins=margins)
     out = np.empty(len(predictions), dtype=np.int8)
-    for i, (p, text, feature, guard) in enumerate(zip(predictions, texts, features, guards,
-                                                      strict=True)):
+    for i, (p, text, feature, guard) in enumerate(
+        zip(predictions, texts, features, guards, strict=True)
+    ):
         out[i] = TIER_RANK[policy.decide(text, feature, p, guards=guard).tier]
     return out
 
@@ -73,8 +82,9 @@ def with_quality_bar(contracts: Contracts, bar: float, *, price_only: bool = Tru
     def change(c: FeatureContract) -> FeatureContract:
         update: dict[str, object] = {"quality_bar": bar}
         if price_only:
-            update["economics"] = c.economics.model_copy(update={"failure_usd": 0.0,
-                                                                 "review_usd": 0.0})
+            update["economics"] = c.economics.model_copy(
+                update={"failure_usd": 0.0, "review_usd": 0.0}
+            )
         return c.model_copy(update=update)
 
     parsed = ContractsFile(
@@ -125,10 +135,6 @@ def mixture(n: int, q: np.ndarray) -> np.ndarray:
     return np.tile(np.asarray(q, dtype=np.float64), (n, 1))
 
 
-def tier_shares(pi: np.ndarray) -> np.ndarray:
-    return pi.mean(axis=0) if len(pi) else np.zeros(N_TIERS)
-
-
 # -- prompt-length router ------------------------------------------------------------------------
 # The simplest router that reads the request at all: longer prompts go to bigger tiers. Its two
 # thresholds are picked on the very rows it is scored on (the cheapest way to flatter it), so a
@@ -160,16 +166,16 @@ def length_point(lengths: np.ndarray, lo: float, hi: float, score: Score) -> dic
     return {"lo_chars": float(lo), "hi_chars": float(hi), **s}
 
 
-def length_sweep(lengths: np.ndarray, score: Score,
-                 quantiles: int = LENGTH_QUANTILES) -> list[dict[str, Any]]:
+def length_sweep(
+    lengths: np.ndarray, score: Score, quantiles: int = LENGTH_QUANTILES
+) -> list[dict[str, Any]]:
     """Every (lo <= hi) pair of quantile cuts, reduced to its cost/failure frontier.
 
     Kept: the points no other point beats on both cost and failure rate, in order of cost
     (failure then falls along the curve), like a threshold sweep of a learned router.
     """
     cuts = length_cuts(lengths, quantiles)
-    points = [length_point(lengths, lo, hi, score)
-              for i, lo in enumerate(cuts) for hi in cuts[i:]]
+    points = [length_point(lengths, lo, hi, score) for i, lo in enumerate(cuts) for hi in cuts[i:]]
     return frontier(points)
 
 
@@ -182,9 +188,13 @@ def frontier(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return best
 
 
-def match_length_cost(lengths: np.ndarray, score: Score, target_cost_per_1k: float,
-                      quantiles: int = LENGTH_QUANTILES, rel_tol: float = 0.005,
-                      ) -> dict[str, Any]:
+def match_length_cost(
+    lengths: np.ndarray,
+    score: Score,
+    target_cost_per_1k: float,
+    quantiles: int = LENGTH_QUANTILES,
+    rel_tol: float = 0.005,
+) -> dict[str, Any]:
     """The length router whose cost per 1k matches the target, lowest failure rate first.
 
     For every quantile cut as `lo`, bisect `hi` over the distinct lengths (raising `hi` moves
@@ -192,8 +202,9 @@ def match_length_cost(lengths: np.ndarray, score: Score, target_cost_per_1k: flo
     candidates within `rel_tol` of the target (or the nearest one, when none is), keep the one
     that fails least. Outside the reachable range it is all-nano or all-full.
     """
-    his = np.concatenate([np.unique(np.asarray(lengths, dtype=np.float64)),
-                          [float(np.max(lengths)) + 1.0]])
+    his = np.concatenate(
+        [np.unique(np.asarray(lengths, dtype=np.float64)), [float(np.max(lengths)) + 1.0]]
+    )
     candidates = []
     for lo in length_cuts(lengths, quantiles):
         grid = his[his >= lo]
@@ -213,5 +224,6 @@ def match_length_cost(lengths: np.ndarray, score: Score, target_cost_per_1k: flo
     gaps = [abs(c["cost_per_1k_usd"] - target_cost_per_1k) for c in candidates]
     tol = max(rel_tol * target_cost_per_1k, min(gaps))
     near = [c for c, g in zip(candidates, gaps, strict=True) if g <= tol + 1e-15]
-    return min(near, key=lambda c: (c["failure_rate"], abs(c["cost_per_1k_usd"]
-                                                            - target_cost_per_1k)))
+    return min(
+        near, key=lambda c: (c["failure_rate"], abs(c["cost_per_1k_usd"] - target_cost_per_1k))
+    )

@@ -11,10 +11,24 @@ import pytest
 
 from classifier.logschema import CORRECTION_WINDOW_S, LogRecord
 from classifier.taxonomy import INTENTS, RISKS
-from training.ingest.labels import RESOLUTION, UNKNOWN, TrainingSet, derive_labels
+from training.ingest.labels import (
+    RESOLUTION,
+    UNKNOWN,
+    TrainingSet,
+    TrainingSetBuilder,
+    derive_labels,
+)
 
 T0 = datetime(2026, 11, 2, 10, 0, 0, tzinfo=UTC)
 MODELS = {"nano": "m-nano", "mini": "m-mini", "full": "m-full"}
+
+
+def training_set(records: list[LogRecord]) -> TrainingSet:
+    """A small in-memory TrainingSet, built the way ingestion builds one (sorted by ts)."""
+    builder = TrainingSetBuilder()
+    for rec in records:
+        builder.add(rec)
+    return builder.build()
 
 
 def attempt(tier: str, *, schema_ok: bool = True, compliance_ok: bool = True, error: Any = None):
@@ -204,7 +218,7 @@ def test_training_set_is_sorted_by_ts_and_subsets():
             "full", [attempt("full", error="x")], ts=T0 + timedelta(seconds=10), request_id="mid"
         ),
     ]
-    data = TrainingSet.from_records(recs)
+    data = training_set(recs)
     assert data.request_id == ["early", "mid", "late"]
     assert np.all(np.diff(data.ts) >= 0)
     assert data.tier_ok.dtype == np.int8 and data.tier_ok.shape == (3, 3)
@@ -218,13 +232,13 @@ def test_training_set_is_sorted_by_ts_and_subsets():
 
 
 def test_training_set_refuses_ragged_columns():
-    data = TrainingSet.from_records([record("nano", [attempt("nano")])])
+    data = training_set([record("nano", [attempt("nano")])])
     with pytest.raises(ValueError, match="disagree"):
         TrainingSet(**{**data.__dict__, "text": []})
 
 
 def test_empty_training_set_has_typed_columns():
-    data = TrainingSet.from_records([])
+    data = training_set([])
     assert len(data) == 0 and data.tier_ok.shape == (0, 3) and data.propensity.dtype == np.float64
 
 
