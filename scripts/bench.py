@@ -127,8 +127,17 @@ def http(bundle: Path, requests: int, wrk_seconds: int, offload: bool) -> list[d
         "TIERWISE_CLASSIFY_OFFLOAD": "true" if offload else "false",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "serving", "--bundle", str(bundle), "--port", str(port),
-         "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "serving",
+            "--bundle",
+            str(bundle),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

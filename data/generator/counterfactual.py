@@ -38,13 +38,26 @@ PLAY_METRICS = ("cost_usd", "fail", "hard_fail", "escalations", "retry_latency_m
 class PlayedRequest(Protocol):
     """What the playbook reads of a request (data.generator's TextSample has it all)."""
 
-    text: str
-    feature: str
-    intent: str
-    risk: str
-    structured: bool
-    tier_ok: tuple[bool, bool, bool]
-    request_id: str
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def feature(self) -> str: ...
+
+    @property
+    def intent(self) -> str: ...
+
+    @property
+    def risk(self) -> str: ...
+
+    @property
+    def structured(self) -> bool: ...
+
+    @property
+    def tier_ok(self) -> tuple[bool, bool, bool]: ...
+
+    @property
+    def request_id(self) -> str: ...
 
 
 def is_structured(template: str, intent: str, text: str) -> bool:
@@ -122,9 +135,7 @@ def play_from_each_tier(
     return {m: v / replays for m, v in sums.items()}
 
 
-def true_ok_probs(
-    texts: Sequence[str], intents: Sequence[str], risks: Sequence[str]
-) -> np.ndarray:
+def true_ok_probs(texts: Sequence[str], intents: Sequence[str], risks: Sequence[str]) -> np.ndarray:
     """[N, 3] P(ok | tier) from the simulator's noiseless difficulty of each text: the best any
     reader of the text could do (the replay's "perfect reader")."""
     cuts = [THRESHOLDS[t] for t in TIERS]

@@ -74,9 +74,9 @@ class Evaluation:
             for label in rep.labels:
                 out[f"{head}_precision_{label}"] = rep.precision[label]
                 out[f"{head}_recall_{label}"] = rep.recall[label]
-        for tier, rep in self.tier_ok.items():
+        for tier, tier_rep in self.tier_ok.items():
             for key in ("n", "positive_rate", "accuracy", "brier", "auc", "ece"):
-                out[f"tier_ok_{tier}_{key}"] = float(getattr(rep, key))
+                out[f"tier_ok_{tier}_{key}"] = float(getattr(tier_rep, key))
         f1s = [rep.macro_f1 for rep in self.heads.values() if rep.n > 0]
         out["mean_macro_f1"] = float(np.mean(f1s)) if f1s else float("nan")
         return out

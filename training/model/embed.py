@@ -285,4 +285,3 @@ class Teacher:
             show_progress_bar=progress,
         )
         return np.asarray(vectors, dtype=np.float32)
-

@@ -60,6 +60,7 @@ def _head_nodes(
     n = fit.n_outputs
     if fit.model is None:
         # A head that saw < 2 classes: a constant row per input, X @ 0 + c keeps the batch dim.
+        assert fit.constant is not None
         inits += [
             numpy_helper.from_array(np.zeros((dim, n), np.float32), f"{prefix}zeros"),
             numpy_helper.from_array(fit.constant.astype(np.float32)[None, :], f"{prefix}const"),
@@ -109,6 +110,8 @@ def _per_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, lis
 def _ordinal_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, list]:
     """One tree model run on [embedding | t] for t = 0, 1, 2 in a single batch of 3B rows."""
     fit = heads.tier_ordinal_
+    if fit is None:
+        raise ValueError("an ordinal tier graph needs heads fitted with tier_head='ordinal'")
     p = "tierord_"
     inits = [
         numpy_helper.from_array(np.array([0], np.int64), f"{p}s"),

@@ -19,34 +19,63 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "evaluate",
         help="score rules, learned, kNN, prompt-length, fixed-tier, random and oracle routing on "
-             "held-out logs",
+        "held-out logs",
         description="Offline replay on the newest slice of the logs (split as `tierwise train` "
-                    "splits). With --truth (simulator) the scores are exact; without, they are "
-                    "inverse-propensity estimates with bootstrap intervals. Writes report.md, "
-                    "replay.json and cost_quality.png to --out and logs one MLflow run.")
-    parser.add_argument("--logs", type=Path, nargs="+", default=[],
-                        help="log files (default: the generated default logs, as `tierwise train "
-                             "--build-default` makes them)")
+        "splits). With --truth (simulator) the scores are exact; without, they are "
+        "inverse-propensity estimates with bootstrap intervals. Writes report.md, "
+        "replay.json and cost_quality.png to --out and logs one MLflow run.",
+    )
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="log files (default: the generated default logs, as `tierwise train "
+        "--build-default` makes them)",
+    )
     parser.add_argument("--corrections", type=Path, nargs="+", default=[])
-    parser.add_argument("--truth", type=Path, default=None,
-                        help="simulator truth.jsonl: exact scores (default data: its truth file)")
+    parser.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="simulator truth.jsonl: exact scores (default data: its truth file)",
+    )
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE, help="model bundle dir")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report directory")
-    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK,
-                        help="where the default generated logs live")
-    parser.add_argument("--replays", type=int, default=4,
-                        help="playbook draws per request and first tier (exact mode)")
-    parser.add_argument("--max-rows", type=int, default=None,
-                        help="score a seeded sample of this many held-out requests")
+    parser.add_argument(
+        "--work-dir", type=Path, default=DEFAULT_WORK, help="where the default generated logs live"
+    )
+    parser.add_argument(
+        "--replays",
+        type=int,
+        default=4,
+        help="playbook draws per request and first tier (exact mode)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=None,
+        help="score a seeded sample of this many held-out requests",
+    )
     parser.add_argument("--knn-k", type=int, default=25)
     parser.add_argument("--knn-max-train", type=int, default=20_000)
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (IPS)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-mlflow", action="store_true", help="write the report only")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="training config (split fractions, tracking URI, experiment)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override one training config key")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="training config (split fractions, tracking URI, experiment)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one training config key",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -67,24 +96,43 @@ def _run(args: argparse.Namespace) -> int:
             from data.generator.cached import default_logs
 
             log_path, corr_path, truth_path = default_logs(
-                args.work_dir, cfg.generate.n, cfg.generate.seed)
+                args.work_dir, cfg.generate.n, cfg.generate.seed
+            )
             logs, corrections, truth = [log_path], [corr_path], truth or truth_path
         if not Path(args.bundle).is_dir():
-            return _fail(f"no bundle at {args.bundle}; train one with `tierwise train "
-                         "--build-default` or pass --bundle DIR")
-        rc = ReplayConfig(replays=args.replays, seed=args.seed, knn_k=args.knn_k,
-                          knn_max_train=args.knn_max_train, bootstrap=args.bootstrap,
-                          max_eval_rows=args.max_rows)
-        result = run_replay(logs, corrections, truth, args.bundle, args.out, config=rc,
-                            train_config=cfg, track=not args.no_mlflow)
+            return _fail(
+                f"no bundle at {args.bundle}; train one with `tierwise train "
+                "--build-default` or pass --bundle DIR"
+            )
+        rc = ReplayConfig(
+            replays=args.replays,
+            seed=args.seed,
+            knn_k=args.knn_k,
+            knn_max_train=args.knn_max_train,
+            bootstrap=args.bootstrap,
+            max_eval_rows=args.max_rows,
+        )
+        result = run_replay(
+            logs,
+            corrections,
+            truth,
+            args.bundle,
+            args.out,
+            config=rc,
+            train_config=cfg,
+            track=not args.no_mlflow,
+        )
     except (ClassifierError, ValueError) as exc:
         return _fail(str(exc))
     from training.replay.report import headline_table
 
     sys.stdout.write(
         f"{result.verdict}\n\n{headline_table(result)}\n\n"
-        + "".join(f"{name}: CPT(50%) {g['cpt50']:.3f}, CPT(80%) {g['cpt80']:.3f}, "
-                  f"APGR {g['apgr']:.3f}\n" for name, g in result.gaps.items())
+        + "".join(
+            f"{name}: CPT(50%) {g['cpt50']:.3f}, CPT(80%) {g['cpt80']:.3f}, APGR {g['apgr']:.3f}\n"
+            for name, g in result.gaps.items()
+        )
         + f"\nreport: {result.files['report']}\n"
-        + (f"MLflow run: {result.run_id}\n" if result.run_id else ""))
+        + (f"MLflow run: {result.run_id}\n" if result.run_id else "")
+    )
     return 0

@@ -15,7 +15,7 @@ the logged first tier only, which is what the inverse-propensity estimate (repla
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,9 +51,23 @@ class Outcomes:
     def __len__(self) -> int:
         return len(self.cost_usd)
 
+    @classmethod
+    def of(cls, columns: Mapping[str, np.ndarray]) -> Outcomes:
+        """From one [N, 3] array per metric of METRICS (extra columns none)."""
+        return cls(
+            cost_usd=columns["cost_usd"],
+            fail=columns["fail"],
+            hard_fail=columns["hard_fail"],
+            escalations=columns["escalations"],
+            retry_latency_ms=columns["retry_latency_ms"],
+            attempts=columns["attempts"],
+        )
+
     def subset(self, index: np.ndarray) -> Outcomes:
-        return Outcomes(**{m: getattr(self, m)[index] for m in METRICS},
-                        extra={k: v[index] for k, v in self.extra.items()})
+        return Outcomes(
+            **{m: getattr(self, m)[index] for m in METRICS},
+            extra={k: v[index] for k, v in self.extra.items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -86,7 +100,7 @@ def simulate_outcomes(
     means = play_from_each_tier(
         requests, table, replays=replays, seed=seed, knobs=knobs, rng_factory=rng_factory
     )
-    return Outcomes(**{m: means[m] for m in METRICS})
+    return Outcomes.of(means)
 
 
 @dataclass
@@ -106,12 +120,19 @@ def logged_row(record: LogRecord, table: RoutingTable) -> tuple[float, ...]:
     hard = bool(attempts) and not attempts[-1].ok
     corrected = correction_timing(record).within > 0
     retry_ms = sum(a.latency_ms for a in attempts[:-1])
-    return (cost, float(hard or corrected), float(hard), float(len(record.escalations)),
-            retry_ms, float(len(attempts)))
+    return (
+        cost,
+        float(hard or corrected),
+        float(hard),
+        float(len(record.escalations)),
+        retry_ms,
+        float(len(attempts)),
+    )
 
 
-def logged_outcomes(rows: np.ndarray, tier: np.ndarray, propensity: np.ndarray,
-                    true_fail: np.ndarray | None = None) -> Logged:
+def logged_outcomes(
+    rows: np.ndarray, tier: np.ndarray, propensity: np.ndarray, true_fail: np.ndarray | None = None
+) -> Logged:
     """Spread per-record values [N, 6] (from `logged_row`) into the logged tier's column.
 
     `fail` is the observed proxy (failed trace or a correction within 300 s) unless `true_fail`
@@ -124,5 +145,4 @@ def logged_outcomes(rows: np.ndarray, tier: np.ndarray, propensity: np.ndarray,
         matrix = np.full((n, len(TIERS)), np.nan)
         matrix[np.arange(n), tier] = values
         cols[metric] = matrix
-    return Logged(tier.astype(np.int8), propensity, Outcomes(**cols), rows[:, 1].copy())
-
+    return Logged(tier.astype(np.int8), propensity, Outcomes.of(cols), rows[:, 1].copy())

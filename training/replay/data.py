@@ -42,18 +42,27 @@ class ReplayData:
         out = []
         for i in index:
             intent = INTENTS[t.intent[i]]
-            out.append(ReplayRequest(
-                text=self.data.text[i], feature=self.data.feature[i], intent=intent,
-                risk=RISKS[t.risk[i]],
-                structured=is_structured(t.template[i], intent, self.data.text[i]),
-                tier_ok=tuple(bool(v == 1) for v in t.tier_ok[i]),  # type: ignore[arg-type]
-                request_id=self.data.request_id[i],
-            ))
+            out.append(
+                ReplayRequest(
+                    text=self.data.text[i],
+                    feature=self.data.feature[i],
+                    intent=intent,
+                    risk=RISKS[t.risk[i]],
+                    structured=is_structured(t.template[i], intent, self.data.text[i]),
+                    tier_ok=tuple(bool(v == 1) for v in t.tier_ok[i]),  # type: ignore[arg-type]
+                    request_id=self.data.request_id[i],
+                )
+            )
         return out
 
 
-def load_replay_data(logs: Sequence[Path], corrections: Sequence[Path], truth: Path | None,
-                     table: RoutingTable, quarantine_path: Path | None = None) -> ReplayData:
+def load_replay_data(
+    logs: Sequence[Path],
+    corrections: Sequence[Path],
+    truth: Path | None,
+    table: RoutingTable,
+    quarantine_path: Path | None = None,
+) -> ReplayData:
     """Validate and join the logs once; align truth (if any) to the rows."""
     builder = TrainingSetBuilder()
     rows: list[tuple[float, ...]] = []
@@ -67,8 +76,10 @@ def load_replay_data(logs: Sequence[Path], corrections: Sequence[Path], truth: P
         last = record.attempts[-1] if record.attempts else None
         true_fail_inputs.append((last, record.request_id))
     if not rows:
-        raise InputError(f"no valid log records in {[str(p) for p in logs]}; check the files "
-                         "(invalid lines are written to the quarantine file)")
+        raise InputError(
+            f"no valid log records in {[str(p) for p in logs]}; check the files "
+            "(invalid lines are written to the quarantine file)"
+        )
     order = np.argsort(np.asarray(records_ts), kind="stable")
     data = builder.build()
     logged = np.asarray(rows, dtype=np.float64)[order]

@@ -38,14 +38,20 @@ class KNNRouter:
     neighbourhood, so that a tier observed on only one or two neighbours is not 0 or 1.
     """
 
-    def __init__(self, n_neighbors: int = 25, prior_strength: float = 2.0,
-                 chunk_size: int = 1024) -> None:
+    def __init__(
+        self, n_neighbors: int = 25, prior_strength: float = 2.0, chunk_size: int = 1024
+    ) -> None:
         self.n_neighbors = n_neighbors
         self.prior_strength = prior_strength
         self.chunk_size = chunk_size
 
-    def fit(self, X: np.ndarray, tier_ok: np.ndarray, intent: np.ndarray | None = None,
-            risk: np.ndarray | None = None) -> KNNRouter:
+    def fit(
+        self,
+        X: np.ndarray,
+        tier_ok: np.ndarray,
+        intent: np.ndarray | None = None,
+        risk: np.ndarray | None = None,
+    ) -> KNNRouter:
         X = _normalise(X)
         n = len(X)
         if n == 0:
@@ -59,8 +65,9 @@ class KNNRouter:
         self.risk_ = np.full(n, -1, np.int8) if risk is None else np.asarray(risk, np.int8)
         observed = tier_ok >= 0
         ok = (tier_ok == 1).sum(axis=0)
-        self.tier_prior_ = np.where(observed.sum(axis=0) > 0,
-                                    ok / np.maximum(observed.sum(axis=0), 1), 0.5)
+        self.tier_prior_ = np.where(
+            observed.sum(axis=0) > 0, ok / np.maximum(observed.sum(axis=0), 1), 0.5
+        )
         self.intent_prior_ = _class_rates(self.intent_, len(INTENTS))
         self.risk_prior_ = _class_rates(self.risk_, len(RISKS))
         self.n_features_in_ = X.shape[1]
@@ -107,8 +114,9 @@ def _vote(labels: np.ndarray, k: int, prior: np.ndarray, strength: float) -> np.
     return counts / counts.sum(axis=1, keepdims=True)
 
 
-def predictions_from_proba(probs: dict[str, np.ndarray], model_version: str,
-                           threshold: float = 0.5) -> list[Prediction]:
+def predictions_from_proba(
+    probs: dict[str, np.ndarray], model_version: str, threshold: float = 0.5
+) -> list[Prediction]:
     """Wrap probability rows as Predictions, so that `classifier.decision.decide` can route them.
 
     `tokens_used=0, truncated=True` makes the decision estimate tokens from the text length.
@@ -116,16 +124,21 @@ def predictions_from_proba(probs: dict[str, np.ndarray], model_version: str,
     out = []
     for ip, rp, tp in zip(probs["intent"], probs["risk"], probs["tier_ok"], strict=True):
         tier = next((t for t, p in zip(TIERS, tp, strict=True) if p >= threshold), TIERS[-1])
-        out.append(Prediction(
-            intent=INTENTS[int(np.argmax(ip))],
-            intent_probs=dict(zip(INTENTS, map(float, ip), strict=True)),
-            risk=RISKS[int(np.argmax(rp))],
-            risk_probs=dict(zip(RISKS, map(float, rp), strict=True)),
-            tier=tier,  # type: ignore[arg-type]
-            tier_ok_probs=dict(zip(TIERS, map(float, tp), strict=True)),
-            model_version=model_version, bundle_hash="knn", taxonomy_version=TAXONOMY_VERSION,
-            tokens_used=0, truncated=True,
-        ))
+        out.append(
+            Prediction(
+                intent=INTENTS[int(np.argmax(ip))],
+                intent_probs=dict(zip(INTENTS, map(float, ip), strict=True)),
+                risk=RISKS[int(np.argmax(rp))],
+                risk_probs=dict(zip(RISKS, map(float, rp), strict=True)),
+                tier=tier,  # type: ignore[arg-type]
+                tier_ok_probs=dict(zip(TIERS, map(float, tp), strict=True)),
+                model_version=model_version,
+                bundle_hash="knn",
+                taxonomy_version=TAXONOMY_VERSION,
+                tokens_used=0,
+                truncated=True,
+            )
+        )
     return out
 
 
@@ -151,13 +164,22 @@ def bundle_embedder(bundle_dir: Path) -> BundleEmbedder:
 
     manifest = read_manifest(bundle_dir)
     model = onnx.load(str(bundle_dir / "model.onnx"))
-    matrix = next((numpy_helper.to_array(init) for init in model.graph.initializer
-                   if init.name == "emb_matrix"), None)
+    matrix = next(
+        (
+            numpy_helper.to_array(init)
+            for init in model.graph.initializer
+            if init.name == "emb_matrix"
+        ),
+        None,
+    )
     if matrix is None:
-        raise ValueError(f"{bundle_dir}/model.onnx has no `emb_matrix`; the kNN router needs a "
-                         "static-embedding bundle built by `tierwise train`")
-    encoder = TextEncoder(load_tokenizer(bundle_dir / "tokenizer.json"), manifest.window,
-                          word_cache=False)
+        raise ValueError(
+            f"{bundle_dir}/model.onnx has no `emb_matrix`; the kNN router needs a "
+            "static-embedding bundle built by `tierwise train`"
+        )
+    encoder = TextEncoder(
+        load_tokenizer(bundle_dir / "tokenizer.json"), manifest.window, word_cache=False
+    )
     version = f"bundle-{manifest.bundle_hash}"
     pooling = Pooling.from_manifest(manifest.embedding)
     student = StaticStudent(matrix, encoder, {"key": version}, bundle_dir, pooling)

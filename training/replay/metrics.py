@@ -24,9 +24,14 @@ import numpy as np
 from classifier.taxonomy import TIERS
 from training.replay.costs import METRICS, Logged, Outcomes
 
-RATE = {"cost_usd": "cost_per_1k_usd", "fail": "failure_rate", "hard_fail": "hard_failure_rate",
-        "escalations": "escalations_per_1k", "retry_latency_ms": "retry_latency_ms",
-        "attempts": "attempts_per_request"}
+RATE = {
+    "cost_usd": "cost_per_1k_usd",
+    "fail": "failure_rate",
+    "hard_fail": "hard_failure_rate",
+    "escalations": "escalations_per_1k",
+    "retry_latency_ms": "retry_latency_ms",
+    "attempts": "attempts_per_request",
+}
 PER_1K = {"cost_usd", "escalations"}
 
 
@@ -52,17 +57,21 @@ def poisson_weights(n: int, resamples: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).poisson(1.0, size=(resamples, n)).astype(np.float32)
 
 
-def score_ips(pi: np.ndarray, logged: Logged, boot: np.ndarray | None = None,
-              level: float = 0.95) -> dict[str, Any]:
+def score_ips(
+    pi: np.ndarray, logged: Logged, boot: np.ndarray | None = None, level: float = 0.95
+) -> dict[str, Any]:
     """SNIPS estimates (+ plain IPS and bootstrap CIs) of the policy's rates from logged traces."""
     usable = np.isfinite(logged.propensity) & (logged.propensity > 0)
     n = len(pi)
     rows = np.flatnonzero(usable)
     t = logged.tier[rows].astype(np.intp)
     w = pi[rows, t] / logged.propensity[rows]
-    out: dict[str, Any] = {"n": float(n), "n_used": float(len(rows)),
-                           "matched": float((pi[rows, t] > 0).sum()),
-                           "ess": float(w.sum() ** 2 / max((w**2).sum(), 1e-300))}
+    out: dict[str, Any] = {
+        "n": float(n),
+        "n_used": float(len(rows)),
+        "matched": float((pi[rows, t] > 0).sum()),
+        "ess": float(w.sum() ** 2 / max((w**2).sum(), 1e-300)),
+    }
     ci: dict[str, list[float]] = {}
     means: dict[str, float] = {}
     raw: dict[str, float] = {}
@@ -113,8 +122,9 @@ def gap_figures(points: Sequence[tuple[float, float]]) -> dict[str, float]:
     (share 1, PGR 1), so both anchors are added; the curve is the running maximum of PGR over
     increasing share (more full calls never has to mean less quality), linearly interpolated.
     """
-    pts = sorted([(0.0, 0.0), (1.0, 1.0), *((float(s), float(p)) for s, p in points
-                                            if np.isfinite(p))])
+    pts = sorted(
+        [(0.0, 0.0), (1.0, 1.0), *((float(s), float(p)) for s, p in points if np.isfinite(p))]
+    )
     xs = np.array([p[0] for p in pts])
     ys = np.maximum.accumulate(np.array([p[1] for p in pts]))
     grid = np.linspace(0.0, 1.0, 1001)
@@ -141,7 +151,11 @@ def breakdown_ips(pi: np.ndarray, logged: Logged, groups: Sequence[str]) -> dict
     out = {}
     for g in sorted(set(groups)):
         idx = np.flatnonzero(keys == g)
-        sub = Logged(logged.tier[idx], logged.propensity[idx], logged.outcomes.subset(idx),
-                     logged.observed_fail[idx])
+        sub = Logged(
+            logged.tier[idx],
+            logged.propensity[idx],
+            logged.outcomes.subset(idx),
+            logged.observed_fail[idx],
+        )
         out[g] = score_ips(pi[idx], sub)
     return out

@@ -30,6 +30,7 @@ import numpy as np
 
 from classifier.contracts import Contracts, RoutingTable, load_contracts, load_routing_table
 from classifier.guards import scan
+from classifier.prediction import Prediction
 from classifier.rules import RuleRouter
 from training.config import TrainConfig, load_config
 from training.ingest.splits import make_splits
@@ -74,8 +75,17 @@ from training.replay.tiers import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_BARS = (0.05, 0.2, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99)
-MAIN = ("rules", "learned", "knn", "random_matched", "prompt_length", "keyword", "always_nano",
-        "always_mini", "always_full")
+MAIN = (
+    "rules",
+    "learned",
+    "knn",
+    "random_matched",
+    "prompt_length",
+    "keyword",
+    "always_nano",
+    "always_mini",
+    "always_full",
+)
 
 
 @dataclass(frozen=True)
@@ -135,8 +145,9 @@ def run_replay(
     rules = rules or RuleRouter.default(table.tier_models)
     started = time.perf_counter()
 
-    rd = load_replay_data(logs, corrections, truth, table,
-                          quarantine_path=Path(out_dir) / "quarantine.jsonl")
+    rd = load_replay_data(
+        logs, corrections, truth, table, quarantine_path=Path(out_dir) / "quarantine.jsonl"
+    )
     data = rd.data
     n = len(data)
     splits = make_splits(data.ts, cfg.data, rd.truth)
@@ -157,8 +168,15 @@ def run_replay(
     clf = Classifier.load(bundle_dir)
     learned_preds = _classify(clf, texts, rc.batch_size)
     knn, embedder, knn_preds = _knn(cfg, rc, rd, splits.train, bundle_dir, texts)
-    held = tuning_slice(rd, splits.calib, table, replays=rc.replays, seed=rc.seed,
-                        max_rows=rc.max_eval_rows, logged=lambda rows: logged_traces(rd, rows))
+    held = tuning_slice(
+        rd,
+        splits.calib,
+        table,
+        replays=rc.replays,
+        seed=rc.seed,
+        max_rows=rc.max_eval_rows,
+        logged=lambda rows: logged_traces(rd, rows),
+    )
     if held is not None:  # kNN's thresholds, tuned where the bundle's were: out of sample
         knn_held = predictions_from_proba(knn.predict_proba(_encoder(cfg, embedder)(
             held["texts"])), f"knn-k{rc.knn_k}")  # fmt: skip
@@ -186,14 +204,14 @@ def run_replay(
     logged = logged_traces(rd, eval_idx)
     boot = poisson_weights(m, rc.bootstrap, rc.seed)
     if exact:
-        outcomes = simulate_outcomes(rd.requests(eval_idx), table, replays=rc.replays,
-                                     seed=rc.seed)
+        outcomes = simulate_outcomes(rd.requests(eval_idx), table, replays=rc.replays, seed=rc.seed)
 
         def score(pi: np.ndarray) -> dict[str, Any]:
             return score_exact(pi, outcomes)
 
         search_score = score
     else:
+
         def score(pi: np.ndarray) -> dict[str, Any]:
             return score_ips(pi, logged, boot)
 
@@ -201,8 +219,10 @@ def run_replay(
             return score_ips(pi, logged)
 
     scores = {name: score(pi) for name, pi in pis.items()}
-    q = matched_mixture(scores["learned"]["cost_usd"],
-                        [scores[f"always_{t}"]["cost_usd"] for t in ("nano", "mini", "full")])
+    q = matched_mixture(
+        scores["learned"]["cost_usd"],
+        [scores[f"always_{t}"]["cost_usd"] for t in ("nano", "mini", "full")],
+    )
     pis["random_matched"] = mixture(m, q)
     scores["random_matched"] = score(pis["random_matched"])
     scores["random_matched"]["mixture"] = [float(x) for x in q]
@@ -210,8 +230,9 @@ def run_replay(
     matched = match_length_cost(lengths, search_score, scores["learned"]["cost_per_1k_usd"])
     pis["prompt_length"] = one_hot(length_tiers(lengths, matched["lo_chars"], matched["hi_chars"]))
     scores["prompt_length"] = score(pis["prompt_length"])
-    scores["prompt_length"].update(length_lo_chars=matched["lo_chars"],
-                                   length_hi_chars=matched["hi_chars"])
+    scores["prompt_length"].update(
+        length_lo_chars=matched["lo_chars"], length_hi_chars=matched["hi_chars"]
+    )
 
     keywords = keyword_scores(texts)
     matched = match_length_cost(keywords, search_score, scores["learned"]["cost_per_1k_usd"])
@@ -236,8 +257,10 @@ def run_replay(
         for point in curve:
             point["savings_vs_full"] = 1.0 - point["cost_per_1k_usd"] / full["cost_per_1k_usd"]
             point["pgr"] = pgr(point["failure_rate"], nano["failure_rate"], full["failure_rate"])
-    gaps = {name: gap_figures([(p["share_full"], p["pgr"]) for p in curve])
-            for name, curve in curves.items()}
+    gaps = {
+        name: gap_figures([(p["share_full"], p["pgr"]) for p in curve])
+        for name, curve in curves.items()
+    }
     for name, s in scores.items():
         s["best_savings_at_full_quality"] = _best_savings(curves.get(name), scores["always_full"])
 
@@ -248,36 +271,53 @@ def run_replay(
     subsets = _subsets(pis, eval_idx, splits, outcomes) if exact else {}
     ips_check = {}
     if exact and rd.true_fail is not None:
-        ips_check = {name: score_ips(pis[name], logged, boot) for name in
-                     ("rules", "learned", "knn", "always_nano", "always_mini", "always_full")}
+        ips_check = {
+            name: score_ips(pis[name], logged, boot)
+            for name in ("rules", "learned", "knn", "always_nano", "always_mini", "always_full")
+        }
         for name, est in ips_check.items():
-            est["exact"] = {k: scores[name][k] for k in ("cost_per_1k_usd", "failure_rate",
-                                                           "escalations_per_1k")}
+            est["exact"] = {
+                k: scores[name][k]
+                for k in ("cost_per_1k_usd", "failure_rate", "escalations_per_1k")
+            }
 
-    heads = {"learned": learned_preds, "knn": knn_preds, "perfect_reader": perfect_preds}
+    heads: dict[str, Sequence[Prediction] | None] = {
+        "learned": learned_preds,
+        "knn": knn_preds,
+        "perfect_reader": perfect_preds,
+    }
     truth_ok = rd.truth.tier_ok[eval_idx] if rd.truth is not None else None
     tiers = tier_figures(scores, curves, heads, truth_ok)
     verdict = verdict_sentence(scores, curves.get("learned", []))
-    info = {
+    info: dict[str, Any] = {
         "mode": "exact" if exact else "estimate",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "logs": [str(p) for p in logs], "corrections": [str(p) for p in corrections],
-        "truth": str(truth) if truth else None, "bundle": str(bundle_dir),
-        "bundle_version": clf.model_version, "bundle_hash": clf.bundle_hash,
-        "bundle_run_id": clf.manifest.mlflow_run_id, "records": n, "eval_rows": m,
+        "logs": [str(p) for p in logs],
+        "corrections": [str(p) for p in corrections],
+        "truth": str(truth) if truth else None,
+        "bundle": str(bundle_dir),
+        "bundle_version": clf.model_version,
+        "bundle_hash": clf.bundle_hash,
+        "bundle_run_id": clf.manifest.mlflow_run_id,
+        "records": n,
+        "eval_rows": m,
         "eval_from": dt.datetime.fromtimestamp(float(data.ts[eval_idx[0]]), dt.UTC).isoformat()
-        if m else None,
-        "train_rows_knn": int(len(knn.X_)), "routing_table": table.version,
-        "contracts": contracts.source, "config": {k: (list(v) if isinstance(v, tuple) else v)
-                                                  for k, v in rc.__dict__.items()},
-        "split": splits.sizes(), "holdout_domains": splits.holdout_domains,
+        if m
+        else None,
+        "train_rows_knn": int(len(knn.X_)),
+        "routing_table": table.version,
+        "contracts": contracts.source,
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in rc.__dict__.items()},
+        "split": splits.sizes(),
+        "holdout_domains": splits.holdout_domains,
         "seconds": round(time.perf_counter() - started, 1),
     }
     info["tuning"] = {name: tuning_info(p[0].tier_tuning if p else None) for name, p in
                       (("learned", learned_preds), ("knn", knn_preds),
                        ("perfect_reader", perfect_preds))}  # fmt: skip
-    result = ReplayResult(info["mode"], scores, curves, gaps, per_feature, subsets, ips_check,
-                          verdict, info, tiers)
+    result = ReplayResult(
+        info["mode"], scores, curves, gaps, per_feature, subsets, ips_check, verdict, info, tiers
+    )
     result.out_dir = Path(out_dir)
     result.files = write_outputs(result, Path(out_dir))
     if track:
@@ -297,12 +337,22 @@ def logged_traces(rd: ReplayData, index: np.ndarray) -> Logged:
     true_fail = rd.true_fail[index] if rd.true_fail is not None else None
     if true_fail is not None and not np.isfinite(true_fail).all():
         true_fail = None
-    return logged_outcomes(rd.logged[index], rd.data.first_tier[index].astype(np.intp),
-                           rd.data.propensity[index], true_fail)
+    return logged_outcomes(
+        rd.logged[index],
+        rd.data.first_tier[index].astype(np.intp),
+        rd.data.propensity[index],
+        true_fail,
+    )
 
 
-def _knn(cfg: TrainConfig, rc: ReplayConfig, rd: ReplayData, train_idx: np.ndarray,
-         bundle_dir: Path, texts: list[str]) -> tuple[Any, Any, list[Any]]:
+def _knn(
+    cfg: TrainConfig,
+    rc: ReplayConfig,
+    rd: ReplayData,
+    train_idx: np.ndarray,
+    bundle_dir: Path,
+    texts: list[str],
+) -> tuple[Any, Any, list[Any]]:
     """Fit kNN on the newest training rows (observed tier outcomes), predict the held-out rows."""
     from training.replay.knn_router import KNNRouter, bundle_embedder, predictions_from_proba
 
@@ -310,8 +360,9 @@ def _knn(cfg: TrainConfig, rc: ReplayConfig, rd: ReplayData, train_idx: np.ndarr
     train_idx = train_idx[-rc.knn_max_train :]
     train = rd.data.subset(train_idx)
     encode = _encoder(cfg, embedder)
-    knn = KNNRouter(n_neighbors=rc.knn_k).fit(encode(train.text), train.tier_ok, train.intent,
-                                              train.risk)
+    knn = KNNRouter(n_neighbors=rc.knn_k).fit(
+        encode(train.text), train.tier_ok, train.intent, train.risk
+    )
     probs = knn.predict_proba(encode(texts))
     return knn, embedder, predictions_from_proba(probs, f"knn-k{rc.knn_k}")
 
@@ -326,8 +377,9 @@ def _encoder(cfg: TrainConfig, embedder: Any) -> Callable[[list[str]], np.ndarra
     return lambda texts: cache.encode(embedder, texts)
 
 
-def _sweep(rc: ReplayConfig, preds: Sequence[Any], route: Callable, contracts: Contracts,
-           score: Callable) -> list[dict[str, float]]:
+def _sweep(
+    rc: ReplayConfig, preds: Sequence[Any], route: Callable, contracts: Contracts, score: Callable
+) -> list[dict[str, float]]:
     """Tuned predictions: one failure price for all features; untuned: the quality bar."""
     if preds and preds[0].tier_tuning is not None and contracts.decision.thresholds == "tuned":
         return tuned_sweep(preds, route, contracts, score)
@@ -346,8 +398,9 @@ def _best_savings(curve: list[dict[str, float]] | None, full: dict[str, Any]) ->
     return max(ok) if ok else None
 
 
-def _subsets(pis: dict[str, np.ndarray], eval_idx: np.ndarray, splits: Any,
-             outcomes: Any) -> dict[str, dict[str, dict[str, Any]]]:
+def _subsets(
+    pis: dict[str, np.ndarray], eval_idx: np.ndarray, splits: Any, outcomes: Any
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Held-out rows of templates/domains seen in training vs never seen (truth only)."""
     unseen = np.isin(eval_idx, splits.test_unseen)
     if not unseen.any():
@@ -371,9 +424,17 @@ def _median_ms(fn: Callable[[int], Any], count: int) -> float:
     return float(statistics.median(times))
 
 
-def _router_latency(rc: ReplayConfig, clf: Any, contracts: Contracts, table: RoutingTable,
-                    rules: RuleRouter, knn: Any, embedder: Any, texts: list[str],
-                    features: list[str]) -> dict[str, float]:
+def _router_latency(
+    rc: ReplayConfig,
+    clf: Any,
+    contracts: Contracts,
+    table: RoutingTable,
+    rules: RuleRouter,
+    knn: Any,
+    embedder: Any,
+    texts: list[str],
+    features: list[str],
+) -> dict[str, float]:
     """Median per-request time of each router's decision (one request at a time, as served)."""
     from classifier.decision import decide
     from classifier.policies import LearnedPolicy
@@ -403,24 +464,47 @@ def _track(result: ReplayResult, cfg: TrainConfig) -> str:
     mlflow.set_experiment(cfg.tracking.experiment)
     info = result.info
     with mlflow.start_run(run_name=f"evaluate-{info['created'][:19]}") as run:
-        mlflow.set_tags({"tierwise.kind": "evaluate", "evaluate.mode": result.mode,
-                         "bundle_hash": info["bundle_hash"],
-                         "bundle_run_id": str(info["bundle_run_id"])})
-        params = {"mode": result.mode, "bundle": info["bundle"],
-                  "bundle_version": info["bundle_version"], "eval_rows": info["eval_rows"],
-                  "records": info["records"], "routing_table": info["routing_table"],
-                  **{f"replay.{k}": str(v)[:500] for k, v in info["config"].items()}}
+        mlflow.set_tags(
+            {
+                "tierwise.kind": "evaluate",
+                "evaluate.mode": result.mode,
+                "bundle_hash": info["bundle_hash"],
+                "bundle_run_id": str(info["bundle_run_id"]),
+            }
+        )
+        params = {
+            "mode": result.mode,
+            "bundle": info["bundle"],
+            "bundle_version": info["bundle_version"],
+            "eval_rows": info["eval_rows"],
+            "records": info["records"],
+            "routing_table": info["routing_table"],
+            **{f"replay.{k}": str(v)[:500] for k, v in info["config"].items()},
+        }
         mlflow.log_params(params)
         for name, s in result.scores.items():
-            tracking.log_metrics({k: v for k, v in s.items() if isinstance(v, (int, float))
-                                  and not isinstance(v, bool)}, prefix=f"{name}/")
+            tracking.log_metrics(
+                {
+                    k: v
+                    for k, v in s.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                },
+                prefix=f"{name}/",
+            )
         for name, g in result.gaps.items():
             tracking.log_metrics(g, prefix=f"{name}/")
         for name, curve in result.curves.items():
             for step, point in enumerate(curve):
-                mlflow.log_metrics({f"curve/{name}/{k}": float(v) for k, v in point.items()
-                                    if isinstance(v, (int, float)) and not isinstance(v, bool)
-                                    and math.isfinite(float(v))}, step=step)
+                mlflow.log_metrics(
+                    {
+                        f"curve/{name}/{k}": float(v)
+                        for k, v in point.items()
+                        if isinstance(v, (int, float))
+                        and not isinstance(v, bool)
+                        and math.isfinite(float(v))
+                    },
+                    step=step,
+                )
         for path in result.files.values():
             mlflow.log_artifact(str(path), "evaluate")
         return str(run.info.run_id)

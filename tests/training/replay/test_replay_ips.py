@@ -21,8 +21,9 @@ TABLE = load_routing_table()
 def simulated(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("ips")
     generate(2500, seed=11, out_dir=out)
-    rd = load_replay_data([out / "logs.jsonl"], [out / "corrections.jsonl"], out / "truth.jsonl",
-                          TABLE)
+    rd = load_replay_data(
+        [out / "logs.jsonl"], [out / "corrections.jsonl"], out / "truth.jsonl", TABLE
+    )
     index = np.arange(len(rd))
     outcomes = simulate_outcomes(rd.requests(index), TABLE, replays=2, seed=1)
     return rd, outcomes
@@ -38,17 +39,30 @@ def test_plain_ips_is_unbiased_over_logging_draws(simulated) -> None:
     p_log = np.full((n, 3), eps / 3)
     p_log[np.arange(n), rule_tier] += 1 - eps
     rng = np.random.default_rng(0)
-    policies = {"always_mini": fixed(n, "mini"), "always_nano": fixed(n, "nano"),
-                "rules": one_hot(rule_tier)}
+    policies = {
+        "always_mini": fixed(n, "mini"),
+        "always_nano": fixed(n, "nano"),
+        "rules": one_hot(rule_tier),
+    }
     estimates = {name: [] for name in policies}
     for _ in range(300):
         u = rng.random(n)[:, None]
         tier = (u > np.cumsum(p_log, axis=1)).sum(axis=1)
         logged = logged_outcomes(
-            np.stack([outcomes.cost_usd[np.arange(n), tier], outcomes.fail[np.arange(n), tier],
-                      *(getattr(outcomes, m)[np.arange(n), tier] for m in
-                        ("hard_fail", "escalations", "retry_latency_ms", "attempts"))], axis=1),
-            tier, p_log[np.arange(n), tier])
+            np.stack(
+                [
+                    outcomes.cost_usd[np.arange(n), tier],
+                    outcomes.fail[np.arange(n), tier],
+                    *(
+                        getattr(outcomes, m)[np.arange(n), tier]
+                        for m in ("hard_fail", "escalations", "retry_latency_ms", "attempts")
+                    ),
+                ],
+                axis=1,
+            ),
+            tier,
+            p_log[np.arange(n), tier],
+        )
         for name, pi in policies.items():
             estimates[name].append(score_ips(pi, logged)["ips_unnormalised"]["cost_per_1k_usd"])
     for name, pi in policies.items():
@@ -62,11 +76,13 @@ def test_snips_on_the_logged_traces_brackets_the_exact_value(simulated) -> None:
     """On the simulator's own logs (real traces, true failure from truth) the CI covers exact."""
     rd, outcomes = simulated
     n = len(rd)
-    logged = logged_outcomes(rd.logged, rd.data.first_tier.astype(np.intp), rd.data.propensity,
-                             rd.true_fail)
+    logged = logged_outcomes(
+        rd.logged, rd.data.first_tier.astype(np.intp), rd.data.propensity, rd.true_fail
+    )
     boot = poisson_weights(n, 300, seed=3)
-    rules = one_hot(rules_tiers(RuleRouter.default(TABLE.tier_models), rd.data.text,
-                                rd.data.feature))
+    rules = one_hot(
+        rules_tiers(RuleRouter.default(TABLE.tier_models), rd.data.text, rd.data.feature)
+    )
     est = score_ips(rules, logged, boot, level=0.99)
     exact = score_exact(rules, outcomes)
     assert est["ess"] > 1000

@@ -58,8 +58,14 @@ def test_predictions_route_through_the_production_decision() -> None:
     knn = KNNRouter(n_neighbors=7).fit(X, tier_ok, intent, risk)
     preds = predictions_from_proba(knn.predict_proba(X[[0, 45]]), "knn-test")
     texts = ["fix the grammar of this sentence", "plan our migration with trade-offs"]
-    tiers = decide_tiers(preds, texts, ["inline_assist", "inline_assist"], [CLEAN, CLEAN],
-                         load_contracts(), load_routing_table())
+    tiers = decide_tiers(
+        preds,
+        texts,
+        ["inline_assist", "inline_assist"],
+        [CLEAN, CLEAN],
+        load_contracts(),
+        load_routing_table(),
+    )
     assert tiers[0] < tiers[1]
     assert preds[1].risk == "high"
 

@@ -50,8 +50,9 @@ def requests() -> list[ReplayRequest]:
     return [
         ReplayRequest(*triage, (True, True, True), "a"),
         ReplayRequest(*triage, (False, True, True), "b"),
-        ReplayRequest(CHAT_TEXT, "support_chat", "chat", "medium", False,
-                      (False, False, True), "c"),
+        ReplayRequest(
+            CHAT_TEXT, "support_chat", "chat", "medium", False, (False, False, True), "c"
+        ),
     ]
 
 
@@ -113,12 +114,16 @@ def test_relative_figures_on_known_numbers() -> None:
     o = Outcomes(
         cost_usd=np.array([[1.0, 2.0, 4.0], [1.0, 2.0, 4.0]]),
         fail=np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
-        hard_fail=np.zeros((2, 3)), escalations=np.zeros((2, 3)),
-        retry_latency_ms=np.full((2, 3), 10.0), attempts=np.ones((2, 3)),
+        hard_fail=np.zeros((2, 3)),
+        escalations=np.zeros((2, 3)),
+        retry_latency_ms=np.full((2, 3), 10.0),
+        attempts=np.ones((2, 3)),
     )
-    scores = {"always_nano": score_exact(fixed(2, "nano"), o),
-              "always_full": score_exact(fixed(2, "full"), o),
-              "oracle": score_exact(one_hot(np.array([1, 0])), o)}
+    scores = {
+        "always_nano": score_exact(fixed(2, "nano"), o),
+        "always_full": score_exact(fixed(2, "full"), o),
+        "oracle": score_exact(one_hot(np.array([1, 0])), o),
+    }
     add_relative(scores, {"oracle": 0.5})
     assert scores["oracle"]["cost_usd"] == 3.0
     assert scores["oracle"]["savings_vs_full"] == pytest.approx(1 - 3 / 8)
@@ -174,9 +179,14 @@ def _by_length(n: int = 240) -> tuple[np.ndarray, Outcomes]:
     need[flip] = rng.integers(0, 3, flip.sum())
     fail = (np.arange(3)[None, :] < need[:, None]).astype(float)
     zeros = np.zeros((n, 3))
-    return lengths, Outcomes(cost_usd=np.tile([1.0, 2.0, 4.0], (n, 1)), fail=fail,
-                             hard_fail=zeros, escalations=zeros, retry_latency_ms=zeros,
-                             attempts=np.ones((n, 3)))
+    return lengths, Outcomes(
+        cost_usd=np.tile([1.0, 2.0, 4.0], (n, 1)),
+        fail=fail,
+        hard_fail=zeros,
+        escalations=zeros,
+        retry_latency_ms=zeros,
+        attempts=np.ones((n, 3)),
+    )
 
 
 def test_prompt_length_router_matches_a_cost_and_fails_least_there() -> None:
