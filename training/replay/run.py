@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +59,8 @@ from training.replay.policies import (
     rules_tiers,
     with_quality_bar,
 )
+from training.replay.record import track_replay
+from training.replay.routers import classify_all, encoder, fit_knn, router_latency
 from training.replay.tiers import (
     CURVE_KEYS,
     keyword_scores,
@@ -166,8 +167,10 @@ def run_replay(
 
     guards = [scan(t) for t in texts]
     clf = Classifier.load(bundle_dir)
-    learned_preds = _classify(clf, texts, rc.batch_size)
-    knn, embedder, knn_preds = _knn(cfg, rc, rd, splits.train, bundle_dir, texts)
+    learned_preds = classify_all(clf, texts, rc.batch_size)
+    knn, embedder, knn_preds = fit_knn(
+        cfg, rd, splits.train[-rc.knn_max_train :], rc.knn_k, bundle_dir, texts
+    )
     held = tuning_slice(
         rd,
         splits.calib,
@@ -178,7 +181,7 @@ def run_replay(
         logged=lambda rows: logged_traces(rd, rows),
     )
     if held is not None:  # kNN's thresholds, tuned where the bundle's were: out of sample
-        knn_held = predictions_from_proba(knn.predict_proba(_encoder(cfg, embedder)(
+        knn_held = predictions_from_proba(knn.predict_proba(encoder(cfg, embedder)(
             held["texts"])), f"knn-k{rc.knn_k}")  # fmt: skip
         knn_preds = with_tuning(knn_preds, tune_on(held, knn_held, contracts, table, rules))
 
@@ -197,7 +200,7 @@ def run_replay(
     if exact:
         pis["oracle"] = one_hot(oracle_tiers(rd.truth.tier_ok[eval_idx]))  # type: ignore[union-attr]
         perfect_preds = perfect_reader(rd, eval_idx, learned_preds, held,
-                                       lambda ts: _classify(clf, ts, rc.batch_size), contracts,
+                                       lambda ts: classify_all(clf, ts, rc.batch_size), contracts,
                                        table, rules)  # fmt: skip
         pis["perfect_reader"] = route(perfect_preds, contracts)
 
@@ -240,7 +243,9 @@ def run_replay(
     scores["keyword"] = score(pis["keyword"])
     scores["keyword"].update(keyword_lo=matched["lo_chars"], keyword_hi=matched["hi_chars"])
 
-    router_ms = _router_latency(rc, clf, contracts, table, rules, knn, embedder, texts, features)
+    router_ms = router_latency(
+        rc.latency_sample, clf, contracts, table, rules, knn, embedder, texts, features
+    )
     add_relative(scores, router_ms)
 
     curves = {"learned": _sweep(rc, learned_preds, route, contracts, score),
@@ -321,15 +326,8 @@ def run_replay(
     result.out_dir = Path(out_dir)
     result.files = write_outputs(result, Path(out_dir))
     if track:
-        result.run_id = _track(result, cfg)
+        result.run_id = track_replay(result, cfg)
     return result
-
-
-def _classify(clf: Any, texts: list[str], batch_size: int) -> list[Any]:
-    out: list[Any] = []
-    for start in range(0, len(texts), batch_size):
-        out += clf.classify_batch(texts[start : start + batch_size])
-    return out
 
 
 def logged_traces(rd: ReplayData, index: np.ndarray) -> Logged:
@@ -343,38 +341,6 @@ def logged_traces(rd: ReplayData, index: np.ndarray) -> Logged:
         rd.data.propensity[index],
         true_fail,
     )
-
-
-def _knn(
-    cfg: TrainConfig,
-    rc: ReplayConfig,
-    rd: ReplayData,
-    train_idx: np.ndarray,
-    bundle_dir: Path,
-    texts: list[str],
-) -> tuple[Any, Any, list[Any]]:
-    """Fit kNN on the newest training rows (observed tier outcomes), predict the held-out rows."""
-    from training.replay.knn_router import KNNRouter, bundle_embedder, predictions_from_proba
-
-    embedder = bundle_embedder(Path(bundle_dir))
-    train_idx = train_idx[-rc.knn_max_train :]
-    train = rd.data.subset(train_idx)
-    encode = _encoder(cfg, embedder)
-    knn = KNNRouter(n_neighbors=rc.knn_k).fit(
-        encode(train.text), train.tier_ok, train.intent, train.risk
-    )
-    probs = knn.predict_proba(encode(texts))
-    return knn, embedder, predictions_from_proba(probs, f"knn-k{rc.knn_k}")
-
-
-def _encoder(cfg: TrainConfig, embedder: Any) -> Callable[[list[str]], np.ndarray]:
-    if not cfg.embed.cache:
-        return embedder.encode
-    from training.model.distill import default_cache_dir
-    from training.model.embed_cache import EmbeddingCache
-
-    cache = EmbeddingCache(default_cache_dir() / "embeddings.sqlite")
-    return lambda texts: cache.encode(embedder, texts)
 
 
 def _sweep(
@@ -410,101 +376,3 @@ def _subsets(
         idx = np.flatnonzero(mask)
         out[label] = {name: score_exact(pi[idx], outcomes.subset(idx)) for name, pi in pis.items()}
     return out
-
-
-def _median_ms(fn: Callable[[int], Any], count: int) -> float:
-    if count == 0:
-        return float("nan")
-    fn(0)
-    times = []
-    for i in range(count):
-        start = time.perf_counter()
-        fn(i)
-        times.append((time.perf_counter() - start) * 1000.0)
-    return float(statistics.median(times))
-
-
-def _router_latency(
-    rc: ReplayConfig,
-    clf: Any,
-    contracts: Contracts,
-    table: RoutingTable,
-    rules: RuleRouter,
-    knn: Any,
-    embedder: Any,
-    texts: list[str],
-    features: list[str],
-) -> dict[str, float]:
-    """Median per-request time of each router's decision (one request at a time, as served)."""
-    from classifier.decision import decide
-    from classifier.policies import LearnedPolicy
-    from training.replay.knn_router import predictions_from_proba
-
-    k = min(rc.latency_sample, len(texts))
-    learned = LearnedPolicy(contracts, table, classifier=clf, rules=rules)
-
-    def knn_route(i: int) -> Any:
-        pred = predictions_from_proba(knn.predict_proba(embedder.encode([texts[i]])), "knn")[0]
-        return decide(pred, features[i], contracts, table, scan(texts[i]), None, text=texts[i])
-
-    return {
-        "rules": _median_ms(lambda i: rules.route(texts[i], features[i]), k),
-        "learned": _median_ms(lambda i: learned.route(texts[i], features[i]), k),
-        "knn": _median_ms(knn_route, k),
-    }
-
-
-def _track(result: ReplayResult, cfg: TrainConfig) -> str:
-    """One MLflow run in the training experiment: params, every policy's numbers, the files."""
-    import mlflow
-
-    from training import tracking
-
-    tracking.connect(cfg.tracking.tracking_uri)
-    mlflow.set_experiment(cfg.tracking.experiment)
-    info = result.info
-    with mlflow.start_run(run_name=f"evaluate-{info['created'][:19]}") as run:
-        mlflow.set_tags(
-            {
-                "tierwise.kind": "evaluate",
-                "evaluate.mode": result.mode,
-                "bundle_hash": info["bundle_hash"],
-                "bundle_run_id": str(info["bundle_run_id"]),
-            }
-        )
-        params = {
-            "mode": result.mode,
-            "bundle": info["bundle"],
-            "bundle_version": info["bundle_version"],
-            "eval_rows": info["eval_rows"],
-            "records": info["records"],
-            "routing_table": info["routing_table"],
-            **{f"replay.{k}": str(v)[:500] for k, v in info["config"].items()},
-        }
-        mlflow.log_params(params)
-        for name, s in result.scores.items():
-            tracking.log_metrics(
-                {
-                    k: v
-                    for k, v in s.items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)
-                },
-                prefix=f"{name}/",
-            )
-        for name, g in result.gaps.items():
-            tracking.log_metrics(g, prefix=f"{name}/")
-        for name, curve in result.curves.items():
-            for step, point in enumerate(curve):
-                mlflow.log_metrics(
-                    {
-                        f"curve/{name}/{k}": float(v)
-                        for k, v in point.items()
-                        if isinstance(v, (int, float))
-                        and not isinstance(v, bool)
-                        and math.isfinite(float(v))
-                    },
-                    step=step,
-                )
-        for path in result.files.values():
-            mlflow.log_artifact(str(path), "evaluate")
-        return str(run.info.run_id)
