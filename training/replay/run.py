@@ -222,26 +222,7 @@ def run_replay(
             return score_ips(pi, logged)
 
     scores = {name: score(pi) for name, pi in pis.items()}
-    q = matched_mixture(
-        scores["learned"]["cost_usd"],
-        [scores[f"always_{t}"]["cost_usd"] for t in ("nano", "mini", "full")],
-    )
-    pis["random_matched"] = mixture(m, q)
-    scores["random_matched"] = score(pis["random_matched"])
-    scores["random_matched"]["mixture"] = [float(x) for x in q]
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.float64, count=m)
-    matched = match_length_cost(lengths, search_score, scores["learned"]["cost_per_1k_usd"])
-    pis["prompt_length"] = one_hot(length_tiers(lengths, matched["lo_chars"], matched["hi_chars"]))
-    scores["prompt_length"] = score(pis["prompt_length"])
-    scores["prompt_length"].update(
-        length_lo_chars=matched["lo_chars"], length_hi_chars=matched["hi_chars"]
-    )
-
-    keywords = keyword_scores(texts)
-    matched = match_length_cost(keywords, search_score, scores["learned"]["cost_per_1k_usd"])
-    pis["keyword"] = one_hot(length_tiers(keywords, matched["lo_chars"], matched["hi_chars"]))
-    scores["keyword"] = score(pis["keyword"])
-    scores["keyword"].update(keyword_lo=matched["lo_chars"], keyword_hi=matched["hi_chars"])
+    lengths, keywords = _cost_matched_baselines(pis, scores, texts, score, search_score)
 
     router_ms = router_latency(
         rc.latency_sample, clf, contracts, table, rules, knn, embedder, texts, features
@@ -257,34 +238,14 @@ def run_replay(
                           for p in length_sweep(keywords, search_score)]}  # fmt: skip
     if perfect_preds is not None:
         curves["perfect_reader"] = _sweep(rc, perfect_preds, route, contracts, score)
-    full, nano = scores["always_full"], scores["always_nano"]
-    for curve in curves.values():
-        for point in curve:
-            point["savings_vs_full"] = 1.0 - point["cost_per_1k_usd"] / full["cost_per_1k_usd"]
-            point["pgr"] = pgr(point["failure_rate"], nano["failure_rate"], full["failure_rate"])
-    gaps = {
-        name: gap_figures([(p["share_full"], p["pgr"]) for p in curve])
-        for name, curve in curves.items()
-    }
-    for name, s in scores.items():
-        s["best_savings_at_full_quality"] = _best_savings(curves.get(name), scores["always_full"])
+    gaps = _gaps(curves, scores)
 
     if exact:
         per_feature = {name: breakdown(pi, outcomes, features) for name, pi in pis.items()}
     else:
         per_feature = {name: breakdown_ips(pi, logged, features) for name, pi in pis.items()}
     subsets = _subsets(pis, eval_idx, splits, outcomes) if exact else {}
-    ips_check = {}
-    if exact and rd.true_fail is not None:
-        ips_check = {
-            name: score_ips(pis[name], logged, boot)
-            for name in ("rules", "learned", "knn", "always_nano", "always_mini", "always_full")
-        }
-        for name, est in ips_check.items():
-            est["exact"] = {
-                k: scores[name][k]
-                for k in ("cost_per_1k_usd", "failure_rate", "escalations_per_1k")
-            }
+    ips_check = _ips_check(pis, logged, boot, scores) if exact and rd.true_fail is not None else {}
 
     heads: dict[str, Sequence[Prediction] | None] = {
         "learned": learned_preds,
@@ -328,6 +289,74 @@ def run_replay(
     if track:
         result.run_id = track_replay(result, cfg)
     return result
+
+
+def _cost_matched_baselines(
+    pis: dict[str, np.ndarray],
+    scores: dict[str, dict[str, Any]],
+    texts: list[str],
+    score: Callable[[np.ndarray], dict[str, Any]],
+    search_score: Callable[[np.ndarray], dict[str, Any]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add the baselines matched to the learned policy's cost (random mixture, prompt length,
+    keywords) to `pis` and `scores`; returns the lengths and keyword counts they read."""
+    m = len(texts)
+    q = matched_mixture(
+        scores["learned"]["cost_usd"],
+        [scores[f"always_{t}"]["cost_usd"] for t in ("nano", "mini", "full")],
+    )
+    pis["random_matched"] = mixture(m, q)
+    scores["random_matched"] = score(pis["random_matched"])
+    scores["random_matched"]["mixture"] = [float(x) for x in q]
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.float64, count=m)
+    matched = match_length_cost(lengths, search_score, scores["learned"]["cost_per_1k_usd"])
+    pis["prompt_length"] = one_hot(length_tiers(lengths, matched["lo_chars"], matched["hi_chars"]))
+    scores["prompt_length"] = score(pis["prompt_length"])
+    scores["prompt_length"].update(
+        length_lo_chars=matched["lo_chars"], length_hi_chars=matched["hi_chars"]
+    )
+    keywords = keyword_scores(texts)
+    matched = match_length_cost(keywords, search_score, scores["learned"]["cost_per_1k_usd"])
+    pis["keyword"] = one_hot(length_tiers(keywords, matched["lo_chars"], matched["hi_chars"]))
+    scores["keyword"] = score(pis["keyword"])
+    scores["keyword"].update(keyword_lo=matched["lo_chars"], keyword_hi=matched["hi_chars"])
+    return lengths, keywords
+
+
+def _gaps(
+    curves: dict[str, list[dict[str, float]]], scores: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """Savings and PGR on every curve point, each policy's best saving at full quality, and the
+    gap figures (CPT, APGR) per curve."""
+    full, nano = scores["always_full"], scores["always_nano"]
+    for curve in curves.values():
+        for point in curve:
+            point["savings_vs_full"] = 1.0 - point["cost_per_1k_usd"] / full["cost_per_1k_usd"]
+            point["pgr"] = pgr(point["failure_rate"], nano["failure_rate"], full["failure_rate"])
+    for name, s in scores.items():
+        s["best_savings_at_full_quality"] = _best_savings(curves.get(name), full)
+    return {
+        name: gap_figures([(p["share_full"], p["pgr"]) for p in curve])
+        for name, curve in curves.items()
+    }
+
+
+def _ips_check(
+    pis: dict[str, np.ndarray],
+    logged: Logged,
+    boot: np.ndarray,
+    scores: dict[str, dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """The IPS estimate next to the exact score of the same policies (simulated logs only)."""
+    check = {
+        name: score_ips(pis[name], logged, boot)
+        for name in ("rules", "learned", "knn", "always_nano", "always_mini", "always_full")
+    }
+    for name, est in check.items():
+        est["exact"] = {
+            k: scores[name][k] for k in ("cost_per_1k_usd", "failure_rate", "escalations_per_1k")
+        }
+    return check
 
 
 def logged_traces(rd: ReplayData, index: np.ndarray) -> Logged:
