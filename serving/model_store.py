@@ -72,6 +72,11 @@ def load_bundle(
     """
     from classifier.runtime import Classifier
 
+    if not (bundle_dir / "manifest.json").is_file():  # the operator's hint: which setting to fix
+        raise BundleError(
+            f"no manifest.json in {bundle_dir}; point TIERWISE_BUNDLE_PATH at a directory "
+            "written by `tierwise export`"
+        )
     try:
         classifier = Classifier.load(bundle_dir, intra_op_threads=intra_op_threads)
         for index in range(warmup):
