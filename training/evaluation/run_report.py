@@ -32,7 +32,7 @@ def log_eval_artifacts(
 
     mlflow.log_dict({k: asdict(v) for k, v in evaluations.items()}, "eval/evaluations.json")
     calibration = [c.to_dict() for c in calibrations]  # a JSON list: log_dict is typed for dicts
-    mlflow.log_text(json.dumps(calibration, indent=2), "eval/calibration.json")
+    mlflow.log_text(json.dumps(calibration, indent=2, default=str), "eval/calibration.json")
     index = splits.test_time
     if len(index) > HELDOUT_LOG_CAP:
         index = np.sort(np.random.default_rng(0).choice(index, HELDOUT_LOG_CAP, replace=False))
