@@ -18,7 +18,7 @@ from classifier.logschema import LogRecord
 from serving.app import create_app
 from serving.settings import ServingSettings
 from training.kpi.stats import ratio_estimate
-from training.labels import TrainingSet
+from training.ingest.labels import TrainingSet
 
 CLIENT = {"Authorization": "Bearer client-token-123"}
 TEXTS = [
