@@ -23,8 +23,8 @@ each policy), in this order; docs/decisions.md has a worked example:
    says so): an operator's switch always has the last word.
 
 Hot path: everything that depends only on (contracts, routing table, feature) is precomputed
-once into a `_Plan` and cached on the Contracts object; a call does float arithmetic, three dict
-reads and one string join. No pydantic, no I/O.
+once into a `classifier.plan.Plan` and cached on the Contracts object; a call does float
+arithmetic, three dict reads and one string join. No pydantic, no I/O.
 
 Example:
     decision = decide(prediction, "doc_summary", contracts, table, scan(text), switches, text=text)
@@ -36,140 +36,21 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 from classifier.abstain import NO_MARGINS, Margins, abstention
-from classifier.contracts import Contracts, FeatureContract, RoutingTable
+from classifier.contracts import Contracts, RoutingTable
 from classifier.errors import InputError
 from classifier.guards import CLEAN, GuardResult
+from classifier.plan import Plan, estimate_tokens, expected_costs, plan_for
 from classifier.prediction import Prediction
 from classifier.routing import RouteDecision
 from classifier.rules import RuleRouter, reason_code_of
 from classifier.switches import Switches, SwitchState
 from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS, Tier
-from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
 
 LEARNED = "learned"
 _IDLE = SwitchState()
 _MINI = TIER_RANK["mini"]
 _FORCE_MINI = "switch:force_mini (emergency override, everything goes to mini)"
 _FULL = len(TIERS) - 1
-if len(TIERS) != 3:  # expected_costs() is unrolled for speed; a new tier needs it extended
-    raise RuntimeError(f"classifier.decision expects 3 tiers, taxonomy has {TIERS}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """Per-(contracts, table, feature) numbers, so that a decision is arithmetic only."""
-
-    contract_name: str
-    bar: float
-    contract_risk_rank: int
-    min_rank_by_risk: tuple[int, ...]
-    models: tuple[str, ...]
-    in_rate: tuple[float, ...]  # USD per input token, per tier
-    fixed: tuple[float, ...]  # typical output price + delay over budget, per tier
-    fail_in_rate: tuple[float, ...]  # recovery attempt's USD per input token
-    fail_fixed: tuple[float, ...]  # failure_usd (+ review) + recovery output price and delay
-    typical_input_tokens: int
-    min_intent_prob: float
-    ok_margin: float
-    tuned: tuple[float, float] | None = None  # (tuned failure price, the contract's price)
-
-
-def build_plan(
-    contract: FeatureContract,
-    name: str,
-    contracts: Contracts,
-    table: RoutingTable,
-    tuning: TierTuning | None = None,
-) -> _Plan:
-    """Precompute a feature's cost coefficients (public so that evaluation can reuse them).
-
-    With `tuning`, the contract runs at the bundle's tuned failure price for this feature
-    (classifier.tuning.at_failure_price); without a usable curve, as written.
-    """
-    tuned = None
-    if tuning is not None:
-        price = contract_failure_price(contract)
-        chosen = tuning.failure_price(name, price)
-        if chosen is not None:
-            contract, tuned = at_failure_price(contract, chosen), (chosen, price)
-    econ = contract.economics
-    out_tokens = contract.typical_output_tokens
-    specs = [table.tiers[tier] for tier in TIERS]
-
-    def delay_usd(rank: int) -> float:
-        over_ms = specs[rank].p50_latency_ms - contract.latency_budget_ms
-        return max(0.0, over_ms) / 1000.0 * econ.delay_usd_per_s
-
-    def out_usd(rank: int) -> float:
-        return out_tokens * specs[rank].output_per_mtok / 1e6
-
-    in_rate, fixed, fail_in_rate, fail_fixed = [], [], [], []
-    for rank, spec in enumerate(specs):
-        in_rate.append(spec.input_per_mtok / 1e6)
-        fixed.append(out_usd(rank) + delay_usd(rank))
-        base = econ.failure_usd
-        if contract.fallback == "fail_closed":
-            fail_in_rate.append(0.0)
-            fail_fixed.append(base + econ.review_usd)
-            continue
-        recovery = min(rank + 1, _FULL) if contract.fallback == "escalate" else rank
-        # The recovery runs after the failed attempt: the user waits for both.
-        recovery_delay = specs[recovery].p50_latency_ms / 1000.0 * econ.delay_usd_per_s
-        fail_in_rate.append(specs[recovery].input_per_mtok / 1e6)
-        fail_fixed.append(base + out_usd(recovery) + recovery_delay)
-    config = contracts.decision
-    return _Plan(
-        contract_name=name,
-        bar=contract.quality_bar,
-        contract_risk_rank=RISK_RANK[contract.risk_profile],
-        min_rank_by_risk=tuple(TIER_RANK[config.risk_min_tier[risk]] for risk in RISKS),
-        models=tuple(spec.model for spec in specs),
-        in_rate=tuple(in_rate),
-        fixed=tuple(fixed),
-        fail_in_rate=tuple(fail_in_rate),
-        fail_fixed=tuple(fail_fixed),
-        typical_input_tokens=contract.typical_input_tokens,
-        # a tuned price already carries the model's uncertainty: no contract abstention on top
-        min_intent_prob=config.abstain.min_intent_prob if tuned is None else 0.0,
-        ok_margin=config.abstain.ok_margin if tuned is None else 0.0,
-        tuned=tuned,
-    )
-
-
-def plan_for(
-    contracts: Contracts,
-    table: RoutingTable,
-    feature: str | None,
-    tuning: TierTuning | None = None,
-) -> _Plan:
-    """The cached plan; every unknown feature shares the default's entry (bounded cache).
-
-    `tuning` is used only when the contracts ask for tuned thresholds; plans are cached per
-    tuning too (one small entry per feature and bundle).
-    """
-    if contracts.decision.thresholds != "tuned":
-        tuning = None
-    known = feature is not None and feature in contracts.features
-    key = (table, feature if known else None, tuning.key if tuning is not None else None)
-    plan = contracts._plans.get(key)
-    if plan is None:
-        name = feature if known else "default"
-        contract = contracts.get(feature if known else None)
-        plan = build_plan(contract, name, contracts, table, tuning)  # type: ignore[arg-type]
-        contracts._plans[key] = plan
-    return plan
-
-
-def expected_costs(plan: _Plan, p_ok: tuple[float, ...], input_tokens: int) -> tuple[float, ...]:
-    """Expected USD per tier for one request (see the module docstring)."""
-    n = input_tokens
-    rate, fixed, f_rate, f_fixed = plan.in_rate, plan.fixed, plan.fail_in_rate, plan.fail_fixed
-    # Unrolled over the three tiers: this runs on every request.
-    return (
-        n * rate[0] + fixed[0] + (1.0 - p_ok[0]) * (f_fixed[0] + n * f_rate[0]),
-        n * rate[1] + fixed[1] + (1.0 - p_ok[1]) * (f_fixed[1] + n * f_rate[1]),
-        n * rate[2] + fixed[2] + (1.0 - p_ok[2]) * (f_fixed[2] + n * f_rate[2]),
-    )
 
 
 _DEFAULT_RULES: dict[RoutingTable, RuleRouter] = {}
@@ -180,14 +61,6 @@ def _default_rules(table: RoutingTable) -> RuleRouter:
     if router is None:
         router = _DEFAULT_RULES.setdefault(table, RuleRouter.default(table.tier_models))
     return router
-
-
-def _estimate_tokens(prediction: Prediction, plan: _Plan, text: str | None) -> int:
-    tokens = prediction.tokens_used
-    if prediction.truncated or tokens <= 0:
-        # The classifier saw a window; about four characters per token for the rest.
-        tokens = max(tokens, len(text) // 4 if text else plan.typical_input_tokens)
-    return tokens
 
 
 class Choice(NamedTuple):
@@ -214,7 +87,7 @@ class Learned:
     def __call__(
         self,
         prediction: Prediction | None,
-        plan: _Plan,
+        plan: Plan,
         guard_rank: int,
         notes: list[str],
         text: str | None,
@@ -236,9 +109,9 @@ class Learned:
             )
             notes.append(f"risk_floor:{RISKS[risk_rank]} ({source}) -> min {TIERS[min_rank]}")
         probs = prediction.tier_ok_probs
-        p_ok = (probs.get("nano", 0.0), probs.get("mini", 0.0), probs.get("full", 0.0))
+        p_ok = tuple([probs.get(tier, 0.0) for tier in TIERS])
         tokens = (
-            input_tokens if input_tokens is not None else _estimate_tokens(prediction, plan, text)
+            input_tokens if input_tokens is not None else estimate_tokens(prediction, plan, text)
         )
         costs = expected_costs(plan, p_ok, tokens)
         bar = plan.bar
@@ -295,7 +168,7 @@ class Rules:
     def __call__(
         self,
         prediction: Prediction | None,
-        plan: _Plan,
+        plan: Plan,
         guard_rank: int,
         notes: list[str],
         text: str | None,
@@ -335,7 +208,7 @@ class Fixed:
     def __call__(
         self,
         prediction: Prediction | None,
-        plan: _Plan,
+        plan: Plan,
         guard_rank: int,
         notes: list[str],
         text: str | None,
@@ -435,7 +308,7 @@ def decide(
 def _finish(
     prediction: Prediction | None,
     feature: str | None,
-    plan: _Plan,
+    plan: Plan,
     choice: Choice,
     rank: int,
     code: str,

@@ -1,0 +1,158 @@
+"""A feature's route plan: per-tier prices, recovery costs and floors, precomputed once.
+
+Everything in a route decision that depends only on (contracts, routing table, feature, the
+bundle's tuning) is computed here, once, into a frozen `Plan` cached on the Contracts object, so
+that a decision (classifier.decision) is float arithmetic and a few tuple reads. The expected
+cost of one tier (docs/decisions.md):
+
+    price(in, out) + delay over budget + P(fail) x (failure_usd [+ review_usd if fail_closed]
+                                                     + price and delay of the recovery attempt)
+
+where the recovery is the next tier (escalate), the same tier (retry) or none (fail_closed).
+
+Example:
+    plan = plan_for(contracts, table, "doc_summary")
+    expected_costs(plan, (0.9, 0.95, 0.99), input_tokens=800)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from classifier.contracts import Contracts, FeatureContract, RoutingTable, TierSpec
+from classifier.prediction import Prediction
+from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS
+from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Per-(contracts, table, feature) numbers, so that a decision is arithmetic only."""
+
+    contract_name: str
+    bar: float
+    contract_risk_rank: int
+    min_rank_by_risk: tuple[int, ...]
+    models: tuple[str, ...]
+    in_rate: tuple[float, ...]  # USD per input token, per tier
+    fixed: tuple[float, ...]  # typical output price + delay over budget, per tier
+    fail_in_rate: tuple[float, ...]  # recovery attempt's USD per input token
+    fail_fixed: tuple[float, ...]  # failure_usd (+ review) + recovery output price and delay
+    typical_input_tokens: int
+    min_intent_prob: float
+    ok_margin: float
+    tuned: tuple[float, float] | None = None  # (tuned failure price, the contract's price)
+
+
+def _tier_costs(
+    contract: FeatureContract, specs: list[TierSpec], rank: int, recovery: int | None
+) -> tuple[float, float, float, float]:
+    """(input rate, fixed, failure input rate, failure fixed) of one tier.
+
+    One function for the attempt and its recovery, so that both are priced the same way.
+    """
+    econ = contract.economics
+    out_tokens = contract.typical_output_tokens
+    spec = specs[rank]
+    over_ms = spec.p50_latency_ms - contract.latency_budget_ms
+    fixed = (
+        out_tokens * spec.output_per_mtok / 1e6 + max(0.0, over_ms) / 1000.0 * econ.delay_usd_per_s
+    )
+    if recovery is None:  # fail_closed: a human reviews, no second attempt
+        return spec.input_per_mtok / 1e6, fixed, 0.0, econ.failure_usd + econ.review_usd
+    again = specs[recovery]
+    # The recovery runs after the failed attempt: the user waits for both.
+    recovery_delay = again.p50_latency_ms / 1000.0 * econ.delay_usd_per_s
+    fail_fixed = econ.failure_usd + out_tokens * again.output_per_mtok / 1e6 + recovery_delay
+    return spec.input_per_mtok / 1e6, fixed, again.input_per_mtok / 1e6, fail_fixed
+
+
+def build_plan(
+    contract: FeatureContract,
+    name: str,
+    contracts: Contracts,
+    table: RoutingTable,
+    tuning: TierTuning | None = None,
+) -> Plan:
+    """Precompute a feature's cost coefficients (public so that evaluation can reuse them).
+
+    With `tuning`, the contract runs at the bundle's tuned failure price for this feature
+    (classifier.tuning.at_failure_price); without a usable curve, as written.
+    """
+    tuned = None
+    if tuning is not None:
+        price = contract_failure_price(contract)
+        chosen = tuning.failure_price(name, price)
+        if chosen is not None:
+            contract, tuned = at_failure_price(contract, chosen), (chosen, price)
+    specs = [table.tiers[tier] for tier in TIERS]
+    top = len(specs) - 1
+    rows = []
+    for rank in range(len(specs)):
+        if contract.fallback == "fail_closed":
+            recovery: int | None = None
+        else:
+            recovery = min(rank + 1, top) if contract.fallback == "escalate" else rank
+        rows.append(_tier_costs(contract, specs, rank, recovery))
+    in_rate, fixed, fail_in_rate, fail_fixed = (tuple(column) for column in zip(*rows, strict=True))
+    config = contracts.decision
+    return Plan(
+        contract_name=name,
+        bar=contract.quality_bar,
+        contract_risk_rank=RISK_RANK[contract.risk_profile],
+        min_rank_by_risk=tuple(TIER_RANK[config.risk_min_tier[risk]] for risk in RISKS),
+        models=tuple(spec.model for spec in specs),
+        in_rate=in_rate,
+        fixed=fixed,
+        fail_in_rate=fail_in_rate,
+        fail_fixed=fail_fixed,
+        typical_input_tokens=contract.typical_input_tokens,
+        # a tuned price already carries the model's uncertainty: no contract abstention on top
+        min_intent_prob=config.abstain.min_intent_prob if tuned is None else 0.0,
+        ok_margin=config.abstain.ok_margin if tuned is None else 0.0,
+        tuned=tuned,
+    )
+
+
+def plan_for(
+    contracts: Contracts,
+    table: RoutingTable,
+    feature: str | None,
+    tuning: TierTuning | None = None,
+) -> Plan:
+    """The cached plan; every unknown feature shares the default's entry (bounded cache).
+
+    `tuning` is used only when the contracts ask for tuned thresholds; plans are cached per
+    tuning too (one small entry per feature and bundle).
+    """
+    if contracts.decision.thresholds != "tuned":
+        tuning = None
+    known = feature is not None and feature in contracts.features
+    key = (table, feature if known else None, tuning.key if tuning is not None else None)
+    plan = contracts._plans.get(key)
+    if plan is None:
+        name = feature if known else "default"
+        contract = contracts.get(feature if known else None)
+        plan = build_plan(contract, name, contracts, table, tuning)  # type: ignore[arg-type]
+        contracts._plans[key] = plan
+    return plan
+
+
+def expected_costs(plan: Plan, p_ok: tuple[float, ...], input_tokens: int) -> tuple[float, ...]:
+    """Expected USD per tier for one request (see the module docstring)."""
+    n = input_tokens
+    return tuple(
+        n * rate + fixed + (1.0 - p) * (f_fixed + n * f_rate)
+        for rate, fixed, f_rate, f_fixed, p in zip(
+            plan.in_rate, plan.fixed, plan.fail_in_rate, plan.fail_fixed, p_ok, strict=True
+        )
+    )
+
+
+def estimate_tokens(prediction: Prediction, plan: Plan, text: str | None) -> int:
+    """Input tokens of the whole request: the classifier saw only a window of a truncated one."""
+    tokens = prediction.tokens_used
+    if prediction.truncated or tokens <= 0:
+        # About four characters per token for the rest.
+        tokens = max(tokens, len(text) // 4 if text else plan.typical_input_tokens)
+    return tokens
