@@ -33,6 +33,7 @@ from pydantic import (
 
 from classifier.configio import format_validation_error, load_yaml_model
 from classifier.errors import ConfigError
+from classifier.residency import NO_RESIDENCY, Region, ResidencyConfig
 from classifier.taxonomy import RISKS, TIER_RANK, TIERS, Intent, Risk, Tier
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
@@ -70,6 +71,9 @@ class FeatureContract(_Strict):
     economics: Economics
     typical_input_tokens: int = Field(default=400, ge=1, description="when the text is unknown")
     typical_output_tokens: int = Field(default=300, ge=1)
+    regions: tuple[Region, ...] | None = Field(
+        default=None, min_length=1, description="data residency: the only regions allowed"
+    )
 
 
 BUILTIN_DEFAULT_CONTRACT = FeatureContract(
@@ -119,17 +123,31 @@ class ContractsFile(_Strict):
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     default: FeatureContract = BUILTIN_DEFAULT_CONTRACT
     features: dict[FeatureName, FeatureContract] = Field(min_length=1)
+    residency: ResidencyConfig = NO_RESIDENCY
 
 
-class TierSpec(_Strict):
+class EndpointSpec(_Strict):
+    """One model endpoint: what it costs, how fast it is, and where it runs (residency)."""
+
     model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     input_per_mtok: float = Field(ge=0.0, description="USD per million input tokens")
     output_per_mtok: float = Field(ge=0.0, description="USD per million output tokens")
     p50_latency_ms: float = Field(ge=0.0, description="typical latency of one answer")
+    region: Region | None = Field(default=None, description="where it runs (data residency)")
+    vendor: str | None = Field(default=None, description="who runs it")
+
+
+class TierSpec(EndpointSpec):
+    """A tier's endpoint, and the same tier in other regions (classifier.residency)."""
+
+    alternatives: tuple[EndpointSpec, ...] = ()
 
 
 class RoutingTableFile(_Strict):
     version: Annotated[str, StringConstraints(min_length=1)]
+    regions: tuple[Region, ...] | None = Field(
+        default=None, description="the regions endpoints may name (default: those they name)"
+    )
     tiers: dict[Tier, TierSpec]
 
     @model_validator(mode="after")
@@ -139,18 +157,27 @@ class RoutingTableFile(_Strict):
             raise ValueError(
                 f"tiers needs an entry for every tier {list(TIERS)}; missing {missing}"
             )
+        if self.regions is not None:
+            for tier, spec in self.tiers.items():
+                for endpoint in (spec, *spec.alternatives):
+                    if endpoint.region is not None and endpoint.region not in self.regions:
+                        raise ValueError(
+                            f"tiers.{tier}: endpoint {endpoint.model!r} names region "
+                            f"{endpoint.region!r}, not one of regions {list(self.regions)}"
+                        )
         return self
 
 
 class Contracts:
     """Validated contracts; immutable after load, so safe to share across threads."""
 
-    __slots__ = ("decision", "default", "features", "source", "_plans")
+    __slots__ = ("decision", "default", "features", "residency", "source", "_plans")
 
     def __init__(self, parsed: ContractsFile, source: str = "<memory>") -> None:
         self.decision: DecisionConfig = parsed.decision
         self.default: FeatureContract = parsed.default
         self.features: Mapping[str, FeatureContract] = MappingProxyType(dict(parsed.features))
+        self.residency: ResidencyConfig = parsed.residency
         self.source = source
         # Per-(routing table, feature) numbers precomputed by classifier.decision; keyed by the
         # table object itself (identity), which the cache keeps alive, so ids are never reused.
@@ -182,6 +209,7 @@ class Contracts:
             decision=self.decision.model_copy(update={"abstain": abstain}),
             default=self.default,
             features=dict(self.features),
+            residency=self.residency,
         )
         return Contracts(parsed, self.source)
 
@@ -205,7 +233,7 @@ class Contracts:
 class RoutingTable:
     """Tier -> model, price and typical latency; immutable after load."""
 
-    __slots__ = ("version", "tiers", "source", "tier_models")
+    __slots__ = ("version", "tiers", "source", "tier_models", "regions")
 
     def __init__(self, parsed: RoutingTableFile, source: str = "<memory>") -> None:
         self.version = parsed.version
@@ -214,6 +242,9 @@ class RoutingTable:
             {tier: spec.model for tier, spec in self.tiers.items()}
         )
         self.source = source
+        named = {e.region for s in self.tiers.values() for e in (s, *s.alternatives) if e.region}
+        # The regions contracts may name: the declared list, else those endpoints run in.
+        self.regions: frozenset[str] = frozenset(parsed.regions or named)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], source: str = "<memory>") -> RoutingTable:

@@ -22,6 +22,13 @@ each policy), in this order; docs/decisions.md has a worked example:
 4. The feature's tier cap (switch) lowers the tier last, below the risk floor too (the reason
    says so): an operator's switch always has the last word.
 
+Data residency (classifier.residency) bounds every step, for every policy: the plan marks the
+tiers with no endpoint in the allowed regions, the learned policy chooses, escalates and abstains
+among allowed tiers only, a tier chosen outside them (rules, fixed, force_mini) moves up to the
+next allowed tier, a cap down to the highest allowed tier under it, and with nothing allowed
+left the decision fails closed (`residency_fail_closed`, empty model). The decision's
+`residency` field says which constraint applied.
+
 Hot path: everything that depends only on (contracts, routing table, feature) is precomputed
 once into a `classifier.plan.Plan` and cached on the Contracts object; a call does float
 arithmetic, three dict reads and one string join. No pydantic, no I/O.
@@ -41,6 +48,7 @@ from classifier.errors import InputError
 from classifier.guards import CLEAN, GuardResult
 from classifier.plan import Plan, estimate_tokens, expected_costs, plan_for
 from classifier.prediction import Prediction
+from classifier.residency import FAIL_CLOSED
 from classifier.routing import RouteDecision
 from classifier.rules import RuleRouter, reason_code_of
 from classifier.switches import Switches, SwitchState
@@ -116,13 +124,17 @@ class Learned:
         costs = expected_costs(plan, p_ok, tokens)
         bar = plan.bar
         chosen = -1
+        allowed = plan.allowed
         for rank in range(min_rank, len(TIERS)):
-            if p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
+            if allowed[rank] and p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
                 chosen = rank
         if chosen < 0:
-            chosen, code = _FULL, "no_tier_meets_bar"
-            best = max(p_ok[min_rank:])
-            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> full"
+            # The best allowed tier (full without residency); none from the floor up: the seam
+            # fails closed on the disallowed full.
+            top = plan.down[_FULL]
+            chosen, code = (top if top >= min_rank else _FULL), "no_tier_meets_bar"
+            best = max((p_ok[r] for r in range(min_rank, len(TIERS)) if allowed[r]), default=0.0)
+            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> {TIERS[chosen]}"
         else:
             code = "cheapest_ok"
             head = (
@@ -144,7 +156,8 @@ class Learned:
             plan.ok_margin,
         )
         if unsure is not None:
-            target = min(chosen + 1, _FULL)
+            target = plan.up[chosen + 1] if chosen < _FULL else chosen
+            target = target if target >= 0 else chosen  # nothing allowed above: stay
             notes.append(f"abstain: {unsure[1]}; {TIERS[chosen]} -> {TIERS[target]}")
             chosen, code = target, "abstain"
         return Choice(chosen, head, code, self.name, risk_rank, min_rank, costs, unsure)
@@ -243,29 +256,51 @@ def decide_with(
     """
     state = switches.state if isinstance(switches, Switches) else (switches or _IDLE)
     tuning = prediction.tier_tuning if prediction is not None else None
-    plan = plan_for(contracts, table, feature, tuning)
     if guard_result is None:
         guard_result = CLEAN
     detectors = guard_result.detectors
+    plan = plan_for(contracts, table, feature, tuning, detectors)
     notes: list[str] = []
     if plan.contract_name == "default":
         notes.append(f"contract:default (no contract for feature {feature!r})")
     if detectors:
         notes.append("guards:" + ",".join(detectors))
+    if plan.residency is not None:
+        notes.append(f"residency: {plan.residency}")
     if state.force_mini:
         choice = Choice(_MINI, _FORCE_MINI, "force_mini", "force_mini")
-        return _finish(prediction, feature, plan, choice, _MINI, "force_mini", notes, detectors)
+        rank = _within(plan, _MINI, notes)
+        code = "force_mini" if rank >= 0 else FAIL_CLOSED
+        return _finish(prediction, feature, plan, choice, rank, code, notes, detectors)
     guard_rank = RISK_RANK[guard_result.risk_floor]
     if choose.reads_model and state.is_killed(feature):
         choose = Rules(rules if rules is not None else _default_rules(table), kill_switch=True)
     choice = choose(prediction, plan, guard_rank, notes, text, feature, input_tokens)
-    rank, code = choice.rank, choice.code
+    rank, code = _within(plan, choice.rank, notes), choice.code
+    if rank < 0:
+        return _finish(prediction, feature, plan, choice, rank, FAIL_CLOSED, notes, detectors)
     cap = state.cap_for(feature)
     if cap is not None and TIER_RANK[cap] < rank:
         below = " (below risk floor)" if TIER_RANK[cap] < choice.min_rank else ""
+        capped = plan.down[TIER_RANK[cap]]
+        if capped != TIER_RANK[cap]:
+            below += f" (no endpoint for {cap} in the allowed regions"
+            below += f": {TIERS[capped]})" if capped >= 0 else ": none left)"
         notes.append(f"tier_cap: {TIERS[rank]} -> {cap} (switch){below}")
-        rank, code = TIER_RANK[cap], "tier_cap"
+        rank, code = capped, ("tier_cap" if capped >= 0 else FAIL_CLOSED)
     return _finish(prediction, feature, plan, choice, rank, code, notes, detectors)
+
+
+def _within(plan: Plan, rank: int, notes: list[str]) -> int:
+    """`rank`, or the next allowed tier up under residency; -1 when none is left."""
+    if plan.allowed[rank]:
+        return rank
+    to = plan.up[rank]
+    if to >= 0:
+        notes.append(f"residency: no endpoint for {TIERS[rank]} -> {TIERS[to]}")
+    else:
+        notes.append(f"residency: no endpoint for {TIERS[rank]} or above: fail closed")
+    return to
 
 
 def decide(
@@ -315,13 +350,19 @@ def _finish(
     notes: list[str],
     detectors: tuple[str, ...],
 ) -> RouteDecision:
-    reason = choice.head if not notes else choice.head + "; " + "; ".join(notes)
+    head = choice.head
+    if rank < 0:  # residency left no endpoint: the router must not send this request
+        head = f"{FAIL_CLOSED}: no allowed endpoint for {TIERS[choice.rank]} ({plan.residency})"
+        rank, model, region, vendor = choice.rank, "", None, None
+    else:
+        model, region, vendor = plan.models[rank], plan.regions[rank], plan.vendors[rank]
+    reason = head if not notes else head + "; " + "; ".join(notes)
     unsure = choice.abstain
     costs, risk_rank = choice.costs, choice.risk_rank
     # Positional, in RouteDecision's field order: a third cheaper than keywords, per request.
     return RouteDecision(
         TIERS[rank],  # tier
-        plan.models[rank],  # model
+        model,
         reason,
         choice.policy,
         None,  # arm: set by serving
@@ -337,4 +378,7 @@ def _finish(
         prediction.model_version if prediction is not None else None,
         1.0,  # propensity
         prediction,
+        region,
+        vendor,
+        plan.residency,  # residency: the constraint that applied
     )

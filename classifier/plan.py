@@ -9,6 +9,8 @@ cost of one tier (docs/decisions.md):
                                                      + price and delay of the recovery attempt)
 
 where the recovery is the next tier (escalate), the same tier (retry) or none (fail_closed).
+Under data residency (classifier.residency) each tier is priced at its allowed endpoint, a tier
+without one is marked not allowed, and escalation goes to the next allowed tier.
 
 Example:
     plan = plan_for(contracts, table, "doc_summary")
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from classifier.contracts import Contracts, FeatureContract, RoutingTable, TierSpec
+from classifier.contracts import Contracts, EndpointSpec, FeatureContract, RoutingTable
 from classifier.prediction import Prediction
+from classifier.residency import allowed_regions, endpoints_for, guard_key
 from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS
 from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
 
@@ -42,10 +45,17 @@ class Plan:
     min_intent_prob: float
     ok_margin: float
     tuned: tuple[float, float] | None = None  # (tuned failure price, the contract's price)
+    # Data residency (classifier.residency); without a constraint every tier is allowed.
+    allowed: tuple[bool, ...] = ()
+    up: tuple[int, ...] = ()  # the lowest allowed rank >= r, or -1
+    down: tuple[int, ...] = ()  # the highest allowed rank <= r, or -1
+    regions: tuple[str | None, ...] = ()  # where each tier's endpoint runs
+    vendors: tuple[str | None, ...] = ()
+    residency: str | None = None  # the constraint in words; None: no constraint applied
 
 
 def _tier_costs(
-    contract: FeatureContract, specs: list[TierSpec], rank: int, recovery: int | None
+    contract: FeatureContract, specs: list[EndpointSpec], rank: int, recovery: int | None
 ) -> tuple[float, float, float, float]:
     """(input rate, fixed, failure input rate, failure fixed) of one tier.
 
@@ -73,11 +83,13 @@ def build_plan(
     contracts: Contracts,
     table: RoutingTable,
     tuning: TierTuning | None = None,
+    guard_rules: tuple[str, ...] = (),
 ) -> Plan:
     """Precompute a feature's cost coefficients (public so that evaluation can reuse them).
 
     With `tuning`, the contract runs at the bundle's tuned failure price for this feature
-    (classifier.tuning.at_failure_price); without a usable curve, as written.
+    (classifier.tuning.at_failure_price); without a usable curve, as written. `guard_rules` are
+    the residency guard rules a request triggered (classifier.residency.guard_key).
     """
     tuned = None
     if tuning is not None:
@@ -85,14 +97,24 @@ def build_plan(
         chosen = tuning.failure_price(name, price)
         if chosen is not None:
             contract, tuned = at_failure_price(contract, chosen), (chosen, price)
-    specs = [table.tiers[tier] for tier in TIERS]
-    top = len(specs) - 1
+    allowed_set, said = allowed_regions(contracts, name if name != "default" else None, guard_rules)
+    endpoints = endpoints_for(table, allowed_set)
+    allowed = tuple(endpoint is not None for endpoint in endpoints)
+    specs: list[EndpointSpec] = [
+        e if e is not None else table.tiers[t] for e, t in zip(endpoints, TIERS, strict=True)
+    ]
+    n = len(specs)
+    up = tuple(next((r for r in range(rank, n) if allowed[r]), -1) for rank in range(n))
+    down = tuple(next((r for r in range(rank, -1, -1) if allowed[r]), -1) for rank in range(n))
     rows = []
-    for rank in range(len(specs)):
+    for rank in range(n):
         if contract.fallback == "fail_closed":
             recovery: int | None = None
+        elif contract.fallback == "escalate":
+            above = up[rank + 1] if rank + 1 < n else -1
+            recovery = above if above >= 0 else rank  # nothing allowed above: the same tier again
         else:
-            recovery = min(rank + 1, top) if contract.fallback == "escalate" else rank
+            recovery = rank
         rows.append(_tier_costs(contract, specs, rank, recovery))
     in_rate, fixed, fail_in_rate, fail_fixed = (tuple(column) for column in zip(*rows, strict=True))
     config = contracts.decision
@@ -101,7 +123,7 @@ def build_plan(
         bar=contract.quality_bar,
         contract_risk_rank=RISK_RANK[contract.risk_profile],
         min_rank_by_risk=tuple(TIER_RANK[config.risk_min_tier[risk]] for risk in RISKS),
-        models=tuple(spec.model for spec in specs),
+        models=tuple(spec.model for spec in specs),  # the allowed endpoint's, per tier
         in_rate=in_rate,
         fixed=fixed,
         fail_in_rate=fail_in_rate,
@@ -111,6 +133,12 @@ def build_plan(
         min_intent_prob=config.abstain.min_intent_prob if tuned is None else 0.0,
         ok_margin=config.abstain.ok_margin if tuned is None else 0.0,
         tuned=tuned,
+        allowed=allowed,
+        up=up,
+        down=down,
+        regions=tuple(spec.region for spec in specs),
+        vendors=tuple(spec.vendor for spec in specs),
+        residency=said,
     )
 
 
@@ -119,21 +147,24 @@ def plan_for(
     table: RoutingTable,
     feature: str | None,
     tuning: TierTuning | None = None,
+    detectors: tuple[str, ...] = (),
 ) -> Plan:
     """The cached plan; every unknown feature shares the default's entry (bounded cache).
 
     `tuning` is used only when the contracts ask for tuned thresholds; plans are cached per
-    tuning too (one small entry per feature and bundle).
+    tuning too (one small entry per feature and bundle), and per residency guard rule set that
+    the guard `detectors` trigger (a few entries at most).
     """
     if contracts.decision.thresholds != "tuned":
         tuning = None
     known = feature is not None and feature in contracts.features
-    key = (table, feature if known else None, tuning.key if tuning is not None else None)
+    rules = guard_key(contracts.residency, detectors)
+    key = (table, feature if known else None, tuning.key if tuning is not None else None, rules)
     plan = contracts._plans.get(key)
     if plan is None:
         name = feature if known else "default"
         contract = contracts.get(feature if known else None)
-        plan = build_plan(contract, name, contracts, table, tuning)  # type: ignore[arg-type]
+        plan = build_plan(contract, name, contracts, table, tuning, rules)  # type: ignore[arg-type]
         contracts._plans[key] = plan
     return plan
 
