@@ -151,6 +151,13 @@ class RouteOut(BaseModel):
     risk_floor: str | None = None
     contract: str | None = None
     expected_cost_usd: float | None = None
+    region: str | None = Field(default=None, description="where the endpoint runs")
+    vendor: str | None = None
+    residency: str | None = Field(
+        default=None,
+        description="the data-residency constraint that applied; null: none. Under reason_code "
+        "residency_fail_closed no endpoint was allowed and model is empty: do not send",
+    )
 
 
 class ProvenanceOut(BaseModel):
