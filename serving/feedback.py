@@ -23,7 +23,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,8 @@ class FeedbackRecorder:
     ) -> None:
         self.decisions = decisions
         self.metrics = metrics
+        # Told (tier of the first attempt, whether it failed) per outcome: the drift monitor.
+        self.on_outcome: Callable[[str, bool], None] | None = None
         self.callers = dict(callers)
         folder = decisions.dir
 
@@ -140,6 +142,8 @@ class FeedbackRecorder:
         for outcome, result in zip(outcomes, outcome_results, strict=True):
             self.metrics.feedback_outcomes.labels(result["status"]).inc()
             if result["status"] in ("recorded", "unmatched"):
+                if self.on_outcome is not None:
+                    self.on_outcome(outcome.attempts[0].tier, not outcome.attempts[0].ok)
                 for escalation in outcome.escalations:
                     self.metrics.escalations.labels(escalation.from_tier, escalation.to).inc()
         for event, result in zip(request.corrections, correction_results, strict=True):

@@ -25,6 +25,7 @@ from serving import multiproc
 if TYPE_CHECKING:
     from classifier.switches import Switches
     from serving.cache import DecisionCache
+    from serving.drift import DriftMonitor
     from serving.jsonl import JsonlWriter
     from serving.model_store import LoadedModel
     from serving.offload import Offloader
@@ -156,6 +157,12 @@ class Metrics:
             self.publisher.add_local(collector)
         else:
             self.registry.register(collector)
+
+    def bind_drift(self, monitor: DriftMonitor) -> None:
+        """`tierwise_drift_*`, computed from the monitor's window at scrape time."""
+        from serving.drift import DriftCollector
+
+        self._per_process(DriftCollector(monitor))
 
     def bind_logs(self, writers: Callable[[], dict[str, JsonlWriter]]) -> None:
         """Log writers' counters (written, dropped, failed, queued), read at scrape time."""

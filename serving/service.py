@@ -16,6 +16,7 @@ from typing import Any
 
 from classifier.abstain import Margins
 from classifier.contracts import load_contracts, load_routing_table
+from classifier.drift import Thresholds
 from classifier.guards import scan
 from classifier.policies import LearnedPolicy, RulesPolicy
 from classifier.prediction import Prediction
@@ -23,6 +24,7 @@ from classifier.switches import Switches, SwitchState
 from serving.answer import Answer, Provenance, Reply, log_record
 from serving.cache import CacheKey, DecisionCache, normalise
 from serving.decision_log import DecisionLog
+from serving.drift import DriftMonitor
 from serving.errors import NotReady, UnknownFeature
 from serving.experiment import Experiment, load_rules
 from serving.feedback import FeedbackRecorder
@@ -59,6 +61,13 @@ class ClassifyService:
         )
         self.rules: RulesPolicy | None = None
         self.ensure_rules(self.experiment)
+        self.drift = DriftMonitor(
+            lambda: self.store.current,
+            window=settings.drift_window,
+            thresholds=Thresholds(settings.drift_psi_threshold, settings.drift_rate_threshold,
+                                  settings.drift_min_requests),
+        )  # fmt: skip
+        metrics.bind_drift(self.drift)
         self.decision_log: DecisionLog | None = None
         self.feedback: FeedbackRecorder | None = None
         if settings.log_dir is not None:
@@ -76,6 +85,7 @@ class ClassifyService:
                 max_queue_bytes=settings.log_queue_bytes,
                 rotate_bytes=settings.log_rotate_bytes,
             )
+            self.feedback.on_outcome = self.drift.observe_outcome
         # Read at scrape time: the admin swaps both objects (serving/switchboard.py).
         metrics.bind_switches(lambda: self.switches, lambda: self.experiment.describe())
         metrics.bind_logs(self.log_writers)
@@ -234,6 +244,7 @@ class ClassifyService:
             feature = metrics.feature_label(reply.feature, self.is_known(reply.feature))
             model_version = answer.provenance.model_version
             metrics.predictions.labels(p.intent, p.risk, p.tier, feature, model_version).inc()
+            self.drift.observe(p, p.abstain)
         if answer.learned.abstain_kind is not None:
             metrics.abstentions.labels(answer.learned.abstain_kind).inc()
         arm = reply.assignment.arm or "none"

@@ -148,6 +148,7 @@ def train(
                     "mlflow_run_id": run_id,
                     **({"tier_tuning": tuning.to_dict()} if tuning is not None else {}),
                 },
+                reference=_drift_reference(data, splits.train),
             )
             latency = dict(comparison.latency_ms) if comparison else {}
             latency["bundle classify"] = _bundle_latency(
@@ -569,3 +570,13 @@ def _copy_report(report_dir: Path, target: Path) -> None:
         shutil.copyfile(png, assets / png.name)
         text = text.replace(f"]({png.name})", f"]({assets.name}/{png.name})")
     target.write_text(text, encoding="utf-8")
+
+
+def _drift_reference(data: Any, rows: np.ndarray) -> Any:
+    """The bundle's drift reference over training rows (training.drift_reference)."""
+    from training.drift_reference import first_attempt_failures, reference_stats
+
+    texts = [data.text[i] for i in rows]
+    features = [data.feature[i] for i in rows]
+    failures = first_attempt_failures(data.first_tier[rows], data.tier_ok[rows])
+    return lambda clf: reference_stats(clf, texts, features=features, failures=failures)
