@@ -65,6 +65,9 @@ class DriftMonitor:
     def report(self) -> dict[str, Any] | None:
         """`classifier.drift.compare` of the window against the reference (None: no window)."""
         stats = self._stats
+        current = self._current()
+        if current is not None and current.bundle_hash != self._hash:
+            stats = self._start(current.bundle_hash)  # a new bundle: its own window, from 0
         if stats is None:
             return None
         return compare(self.reference, stats.summary(), self.thresholds)
