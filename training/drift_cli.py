@@ -102,6 +102,12 @@ def register_job(subparsers: Any) -> None:
     )
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--force", action="store_true", help="retrain even without drift")
+    parser.add_argument(
+        "--student-dir",
+        type=Path,
+        default=None,
+        help="a distilled student (default: distil once into the cache)",
+    )
     _drift_args(parser)
     parser.add_argument("--config", type=Path, default=None, help="training config YAML")
     parser.add_argument("--set", dest="overrides", action="append", default=[],

@@ -148,7 +148,9 @@ def train(
                     "mlflow_run_id": run_id,
                     **({"tier_tuning": tuning.to_dict()} if tuning is not None else {}),
                 },
-                reference=_drift_reference(data, splits.train),
+                # held-out rows: on the rows it was fitted on the model is overconfident, and
+                # the live traffic it is compared with is never such rows
+                reference=_drift_reference(data, np.concatenate([splits.calib, splits.test_time])),
             )
             latency = dict(comparison.latency_ms) if comparison else {}
             latency["bundle classify"] = _bundle_latency(
@@ -573,7 +575,7 @@ def _copy_report(report_dir: Path, target: Path) -> None:
 
 
 def _drift_reference(data: Any, rows: np.ndarray) -> Any:
-    """The bundle's drift reference over training rows (training.drift_reference)."""
+    """The bundle's drift reference over held-out rows of its data (training.drift_reference)."""
     from training.drift_reference import first_attempt_failures, reference_stats
 
     texts = [data.text[i] for i in rows]
