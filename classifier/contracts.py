@@ -213,6 +213,27 @@ class Contracts:
         )
         return Contracts(parsed, self.source)
 
+    def with_residency(self, override: Mapping[str, Any] | None, source: str) -> Contracts:
+        """A copy with the residency of `override` ({regions, guards, features: {name:
+        regions}}; None: as loaded), validated like the file: errors name `source` and the key."""
+        if override is None:
+            return self
+        features = {name: c.model_dump() for name, c in self.features.items()}
+        for name, regions in (override.get("features") or {}).items():
+            if name not in features:
+                raise ConfigError(
+                    f"{source}: features.{name}: no contract for this feature; known: "
+                    f"{sorted(features)}"
+                )
+            features[name]["regions"] = regions
+        raw = {
+            "decision": self.decision.model_dump(),
+            "default": self.default.model_dump(),
+            "features": features,
+            "residency": {k: v for k, v in override.items() if k in ("regions", "guards")},
+        }
+        return Contracts.from_dict(raw, source)
+
     def get(self, feature: str | None) -> FeatureContract:
         """The feature's contract, or the default contract for an unknown or missing feature."""
         if feature is None:

@@ -369,3 +369,29 @@ class SwitchesPut(BaseModel):
     note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")
 
     _by = model_validator(mode="before")(_no_by)
+
+
+class ResidencyOverride(BaseModel):
+    """Data residency set at run time (classifier.residency); validated against the routing
+    table before anything changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    regions: list[StrictStr] | None = Field(
+        default=None, description="regions every feature may use unless its own list says"
+    )
+    guards: dict[str, list[StrictStr]] = Field(
+        default_factory=dict, description="guard category or detector -> the only regions allowed"
+    )
+    features: dict[str, list[StrictStr] | None] = Field(
+        default_factory=dict, description="feature -> its regions (null: no own list)"
+    )
+
+
+class ResidencyPut(BaseModel):
+    """PUT /admin/residency: replace the run-time residency (null: back to the contracts file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    residency: ResidencyOverride | None
+    note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")

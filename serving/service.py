@@ -15,11 +15,12 @@ import uuid
 from typing import Any
 
 from classifier.abstain import Margins
-from classifier.contracts import load_contracts, load_routing_table
+from classifier.contracts import Contracts, load_contracts, load_routing_table
 from classifier.drift import Thresholds
 from classifier.guards import scan
 from classifier.policies import LearnedPolicy, RulesPolicy
 from classifier.prediction import Prediction
+from classifier.residency import check as check_residency
 from classifier.switches import Switches, SwitchState
 from serving.answer import Answer, Provenance, Reply, log_record
 from serving.cache import CacheKey, DecisionCache, normalise
@@ -46,13 +47,15 @@ class ClassifyService:
         self.store = store
         self.cache = cache
         self.metrics = metrics
-        self.contracts = load_contracts(settings.contracts_path)
+        self.contracts = self.loaded_contracts = load_contracts(settings.contracts_path)
+        self.generation = 0  # bumped when the admin swaps the contracts (cache namespace)
         self.known_features = frozenset(self.contracts.names)
         self.table = load_routing_table(settings.routing_table_path)
         self.switches = Switches()  # replaced by serving/switchboard.py, never mutated here
         self.router = load_rules(settings.rules_path, self.table.tier_models)
-        margins = Margins(settings.abstain_intent_margin, settings.abstain_tier_margin)
-        self.learned = LearnedPolicy(self.contracts, self.table, rules=self.router, margins=margins)
+        self.margins = Margins(settings.abstain_intent_margin, settings.abstain_tier_margin)
+        self.learned = LearnedPolicy(self.contracts, self.table, rules=self.router,
+                                     margins=self.margins)  # fmt: skip
         self.experiment = Experiment(
             settings.policy_mode,
             shadow_serve=settings.shadow_serve,
@@ -98,6 +101,20 @@ class ClassifyService:
         if experiment.needs_rules and self.rules is None:
             self.rules = RulesPolicy(self.router, self.contracts, self.table)
 
+    def residency_contracts(self, override: dict[str, Any] | None) -> Contracts:
+        """The loaded contracts with a run-time residency override, checked against the table
+        (ConfigError names the key); the admin validates with this before anything changes."""
+        contracts = self.loaded_contracts.with_residency(override, "admin residency")
+        check_residency(contracts, self.table)
+        return contracts
+
+    def use_contracts(self, contracts: Contracts) -> None:
+        """Swap the contracts (validated) and the policies bound to them, between requests."""
+        learned = LearnedPolicy(contracts, self.table, rules=self.router, margins=self.margins)
+        rules = RulesPolicy(self.router, contracts, self.table) if self.rules is not None else None
+        self.contracts, self.learned, self.rules = contracts, learned, rules
+        self.generation += 1
+
     def log_writers(self) -> dict[str, Any]:
         if self.decision_log is None or self.feedback is None:
             return {}
@@ -130,7 +147,7 @@ class ClassifyService:
         model = self.model()
         notes = self._notes(item.feature)
         experiment, rules, state = self._read()
-        epoch = _epoch(model, state, rules)
+        epoch = _epoch(model, state, rules, self.generation)
         text = normalise(item.text)
         key = self.cache.key(epoch, text, item.feature)
         answer: Answer | None = self.cache.get(key)
@@ -150,7 +167,7 @@ class ClassifyService:
         model = self.model()
         notes = [self._notes(item.feature) for item in items]  # a refusal before any work
         experiment, rules, state = self._read()
-        epoch = _epoch(model, state, rules)
+        epoch = _epoch(model, state, rules, self.generation)
         texts = [normalise(item.text) for item in items]
         keys: list[CacheKey] = []
         answers: list[Answer | None] = []
@@ -256,7 +273,10 @@ class ClassifyService:
             self.decision_log.append(record)
 
 
-def _epoch(model: LoadedModel, state: SwitchState, rules: RulesPolicy | None) -> str:
-    """Cache namespace: the bundle, the switches (a flipped switch changes routes) and whether
-    the rules policy decides too (a mode switched on at run time may need its decision)."""
-    return f"{model.bundle_hash}:{model.version}:{state.version}:{rules is not None}"
+def _epoch(
+    model: LoadedModel, state: SwitchState, rules: RulesPolicy | None, generation: int
+) -> str:
+    """Cache namespace: the bundle, the switches (a flipped switch changes routes), whether
+    the rules policy decides too (a mode switched on at run time may need its decision) and the
+    contracts' generation (a residency change at run time)."""
+    return f"{model.bundle_hash}:{model.version}:{state.version}:{rules is not None}:{generation}"

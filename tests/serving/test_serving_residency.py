@@ -99,3 +99,61 @@ def test_a_bad_residency_rule_stops_start_up_naming_file_and_key(
         RuntimeError, match=r"bad.yaml: features.doc_summary.regions\[0\]: unknown region 'mars'"
     ):
         start_server(["--bundle", str(tiny_bundle)], env)
+
+
+TOKEN = "residency-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _app(tiny_bundle: Path, tmp_path: Path) -> Any:
+    from serving.app import create_app
+    from serving.settings import ServingSettings
+
+    raw = table()
+    raw["regions"] = ["us", "eu", "ap"]  # nothing runs in ap yet
+    settings = ServingSettings(
+        bundle_path=tiny_bundle, reload_interval_s=0, warmup_requests=1, admin_token=TOKEN,
+        switches_path=tmp_path / "sw.json", routing_table_path=write(tmp_path / "t.yaml", raw),
+    )  # fmt: skip
+    return create_app(settings)
+
+
+def test_admin_changes_residency_at_run_time_and_refuses_bad_rules(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    def region(client: TestClient) -> str | None:
+        got = client.post("/classify", json={"text": CLEAN_TEXT, "feature": "doc_summary"})
+        assert got.status_code == 200, got.text
+        return got.json()["route"]["region"]
+
+    with TestClient(_app(tiny_bundle, tmp_path)) as client:
+        assert region(client) == "us"
+        for body, key in [
+            ({"features": {"doc_summary": ["mars"]}},
+             "admin residency: features.doc_summary.regions[0]: unknown region 'mars'"),
+            ({"features": {"policy_review": ["ap"]}},
+             "admin residency: features.policy_review.regions: leaves 'policy_review' no endpoint"),
+            ({"features": {"no_such_feature": ["eu"]}},
+             "admin residency: features.no_such_feature: no contract"),
+            ({"guards": {"pii": ["moon"]}}, "residency.guards.pii[0]: unknown region 'moon'"),
+        ]:  # fmt: skip
+            got = client.put("/admin/residency", json={"residency": body}, headers=AUTH)
+            assert got.status_code == 422, got.text
+            assert key in got.json()["detail"]
+            assert region(client) == "us"  # the old rules stay
+        assert client.put("/admin/residency", json={"residency": {}}).status_code == 401
+        change = {"residency": {"features": {"doc_summary": ["eu"]}}, "note": "EU customers"}
+        ok = client.put("/admin/residency", headers=AUTH, json=change)
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["residency_override"] == {"features": {"doc_summary": ["eu"]}}
+        assert region(client) == "eu"
+        shown = client.get("/admin/switches", headers=AUTH).json()
+        assert shown["residency_override"] == {"features": {"doc_summary": ["eu"]}}
+    audit = [json.loads(line) for line in (tmp_path / "sw-audit.jsonl").read_text().splitlines()]
+    assert audit[-1]["note"] == "EU customers" and audit[-1]["before"]["residency_override"] is None
+    with TestClient(_app(tiny_bundle, tmp_path)) as client:  # a restart keeps it
+        assert region(client) == "eu"
+        back = client.put("/admin/residency", json={"residency": None}, headers=AUTH)
+        assert back.status_code == 200 and region(client) == "us"
