@@ -52,6 +52,7 @@ class Plan:
     regions: tuple[str | None, ...] = ()  # where each tier's endpoint runs
     vendors: tuple[str | None, ...] = ()
     residency: str | None = None  # the constraint in words; None: no constraint applied
+    rows: tuple[tuple[float, float, float, float], ...] = ()  # the four cost columns by tier
 
 
 def _tier_costs(
@@ -139,6 +140,7 @@ def build_plan(
         regions=tuple(spec.region for spec in specs),
         vendors=tuple(spec.vendor for spec in specs),
         residency=said,
+        rows=tuple(zip(in_rate, fixed, fail_in_rate, fail_fixed, strict=True)),
     )
 
 
@@ -158,7 +160,7 @@ def plan_for(
     if contracts.decision.thresholds != "tuned":
         tuning = None
     known = feature is not None and feature in contracts.features
-    rules = guard_key(contracts.residency, detectors)
+    rules = guard_key(contracts.residency, detectors) if detectors else ()
     key = (table, feature if known else None, tuning.key if tuning is not None else None, rules)
     plan = contracts._plans.get(key)
     if plan is None:
@@ -172,12 +174,11 @@ def plan_for(
 def expected_costs(plan: Plan, p_ok: tuple[float, ...], input_tokens: int) -> tuple[float, ...]:
     """Expected USD per tier for one request (see the module docstring)."""
     n = input_tokens
-    return tuple(
-        n * rate + fixed + (1.0 - p) * (f_fixed + n * f_rate)
-        for rate, fixed, f_rate, f_fixed, p in zip(
-            plan.in_rate, plan.fixed, plan.fail_in_rate, plan.fail_fixed, p_ok, strict=True
-        )
-    )
+    # A plain loop over precomputed rows (faster here than a comprehension): every request.
+    out = []
+    for (rate, fixed, f_rate, f_fixed), p in zip(plan.rows, p_ok):  # noqa: B905
+        out.append(n * rate + fixed + (1.0 - p) * (f_fixed + n * f_rate))
+    return tuple(out)
 
 
 def estimate_tokens(prediction: Prediction, plan: Plan, text: str | None) -> int:
