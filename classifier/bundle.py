@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from classifier.errors import BundleError
-from classifier.taxonomy import INTENTS, RISKS, TAXONOMY_VERSION, TIERS
+from classifier.errors import BundleError, ConfigError
+from classifier.taxonomy import DEFAULT_TAXONOMY, TAXONOMY_VERSION, Taxonomy
 from classifier.textwindow import TextWindow
 from classifier.tuning import TierTuning
 
@@ -37,7 +37,7 @@ OUTPUT_NAMES = ("intent_probs", "risk_probs", "tier_ok_probs")
 HEADS = ("intent", "risk", "tier")
 # Graph metadata key holding the feature layout (JSON); must equal the manifest's description.
 FEATURES_METADATA_KEY = "tierwise.features"
-EXPECTED_LABELS = {"intent": list(INTENTS), "risk": list(RISKS), "tier": list(TIERS)}
+EXPECTED_LABELS = DEFAULT_TAXONOMY.labels()  # the default taxonomy's; a bundle carries its own
 
 _REBUILD = "rebuild it with `tierwise export` (or `tierwise train`)"
 
@@ -66,6 +66,16 @@ class Manifest(BaseModel):
     mlflow_run_id: str | None = None
     files: dict[str, str]
     tier_tuning: dict[str, Any] | None = None
+    # The whole taxonomy (classifier.taxonomy); absent from bundles before it was configurable,
+    # which speak the default one.
+    taxonomy: dict[str, Any] | None = None
+
+    @property
+    def label_taxonomy(self) -> Taxonomy:
+        """The bundle's taxonomy (checked by `read_manifest` against `labels`)."""
+        if self.taxonomy is None:
+            return DEFAULT_TAXONOMY
+        return Taxonomy.from_dict(self.taxonomy, "manifest.json: taxonomy")
 
     @property
     def window(self) -> TextWindow:
@@ -137,16 +147,26 @@ def read_manifest(bundle_dir: Path) -> Manifest:
             f"runtime reads formats {OLDEST_FORMAT} to {FORMAT_VERSION}; {_REBUILD} or install "
             "a matching tierwise"
         )
-    if manifest.taxonomy_version != TAXONOMY_VERSION:
+    if manifest.taxonomy is None and manifest.taxonomy_version != TAXONOMY_VERSION:
         raise BundleError(
-            f"bundle at {bundle_dir} speaks taxonomy {manifest.taxonomy_version}, this runtime "
-            f"speaks {TAXONOMY_VERSION}; retrain on current labels and {_REBUILD}"
+            f"bundle at {bundle_dir} speaks taxonomy {manifest.taxonomy_version} but carries no "
+            f"`taxonomy` block; only taxonomy {TAXONOMY_VERSION} bundles may omit it; retrain "
+            f"on current labels and {_REBUILD}"
         )
-    for head, expected in EXPECTED_LABELS.items():
+    try:
+        taxonomy = manifest.label_taxonomy
+    except ConfigError as exc:
+        raise BundleError(f"bundle at {bundle_dir} has a bad taxonomy: {exc}; {_REBUILD}") from exc
+    if taxonomy.version != manifest.taxonomy_version:
+        raise BundleError(
+            f"bundle at {bundle_dir} says taxonomy_version {manifest.taxonomy_version} but its "
+            f"taxonomy block is version {taxonomy.version}; {_REBUILD}"
+        )
+    for head, expected in taxonomy.labels().items():
         if manifest.labels.get(head) != expected:
             raise BundleError(
                 f"bundle at {bundle_dir} lists {head} labels {manifest.labels.get(head)}, "
-                f"expected {expected} (taxonomy {TAXONOMY_VERSION}); {_REBUILD}"
+                f"expected {expected} (taxonomy {taxonomy.version}); {_REBUILD}"
             )
     if list(manifest.inputs) != list(INPUT_NAMES) or [
         manifest.outputs.get(h) for h in HEADS

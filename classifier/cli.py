@@ -82,11 +82,16 @@ def _run_classify(args: argparse.Namespace) -> int:
     from classifier.contracts import load_contracts, load_routing_table
     from classifier.policies import LearnedPolicy
     from classifier.runtime import Classifier
+    from classifier.taxonomy import require_same
 
+    contracts = load_contracts(args.contracts)
+    classifier = Classifier.load(args.bundle)
+    require_same(classifier.taxonomy, contracts.taxonomy, bundle_source=str(args.bundle),
+                 contracts_source=contracts.source)  # fmt: skip
     policy = LearnedPolicy(
-        load_contracts(args.contracts),
-        load_routing_table(args.routing_table),
-        classifier=Classifier.load(args.bundle),
+        contracts,
+        load_routing_table(args.routing_table, contracts.taxonomy),
+        classifier=classifier,
     )
     source = args.input.open("rb") if args.input else sys.stdin.buffer
     out = sys.stdout.buffer

@@ -123,11 +123,13 @@ class FailurePolicy:
 
     mode: Literal["open", "closed"]
     tier: Tier | None = None
+    tiers: tuple[str, ...] = field(default=TIERS, repr=False, compare=False)  # the taxonomy's
 
     def __post_init__(self) -> None:
-        if self.mode == "open" and self.tier not in TIERS:
+        if self.mode == "open" and self.tier not in self.tiers:
             raise ConfigError(
-                f"FailurePolicy.fail_open needs a tier, one of {list(TIERS)}; got {self.tier!r}"
+                f"FailurePolicy.fail_open needs a tier, one of {list(self.tiers)}; "
+                f"got {self.tier!r}"
             )
         if self.mode == "closed" and self.tier is not None:
             raise ConfigError("FailurePolicy.fail_closed takes no tier; use fail_open(tier)")
@@ -135,8 +137,9 @@ class FailurePolicy:
             raise ConfigError(f"FailurePolicy mode must be 'open' or 'closed', got {self.mode!r}")
 
     @classmethod
-    def fail_open(cls, tier: Tier) -> FailurePolicy:
-        return cls("open", tier)
+    def fail_open(cls, tier: Tier, tiers: tuple[str, ...] = TIERS) -> FailurePolicy:
+        """Route to `tier` on failure; `tiers`: your taxonomy's (docs/taxonomy.md)."""
+        return cls("open", tier, tiers)
 
     @classmethod
     def fail_closed(cls) -> FailurePolicy:

@@ -24,6 +24,7 @@ _MESSAGES = {
     "missing": "is required",
     "extra_forbidden": "is not a known key (misspelt?)",
     "literal_error": "must be one of {expected}",
+    "too_short": "needs at least {min_length} entries",
 }
 
 
@@ -56,14 +57,25 @@ def _message(error: Any) -> str:
     return text
 
 
-def format_validation_error(path: Path, exc: ValidationError) -> str:
-    """One line per problem: `file: dotted.key: what is wrong`."""
-    lines = [f"{path}: {_loc(tuple(e['loc']))}: {_message(e)}" for e in exc.errors()]
+def format_validation_error(path: Path, exc: ValidationError, prefix: tuple[str, ...] = ()) -> str:
+    """One line per problem: `file: dotted.key: what is wrong` (`prefix`: the keys above)."""
+    lines = [f"{path}: {_loc((*prefix, *e['loc']))}: {_message(e)}" for e in exc.errors()]
     return "\n".join(lines)
 
 
-def load_yaml_model(path: Path | str, model: type[M], *, what: str) -> M:
-    """Parse and validate `path` as `model`; every failure is a ConfigError naming file and key."""
+def load_yaml_model(
+    path: Path | str, model: type[M], *, what: str, context: dict[str, Any] | None = None
+) -> M:
+    """Parse and validate `path` as `model`; every failure is a ConfigError naming file and key.
+
+    `context` reaches the model's validators (e.g. `{"taxonomy": ...}` for label checks).
+    """
+    return validate_yaml_mapping(path, read_yaml_mapping(path, what=what), model, what=what,
+                                 context=context)  # fmt: skip
+
+
+def read_yaml_mapping(path: Path | str, *, what: str) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; a ConfigError names the file otherwise."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -75,9 +87,20 @@ def load_yaml_model(path: Path | str, model: type[M], *, what: str) -> M:
         raise ConfigError(
             f"{path}: (top level): must be a mapping of keys, got {type(raw).__name__}"
         )
+    return raw
+
+
+def validate_yaml_mapping(
+    path: Path | str,
+    raw: dict[str, Any],
+    model: type[M],
+    *,
+    what: str,
+    context: dict[str, Any] | None = None,
+) -> M:
+    """Validate an already-read mapping of `path`; errors name the file and the key."""
     try:
-        return model.model_validate(raw)
+        return model.model_validate(raw, context=context)
     except ValidationError as exc:
-        raise ConfigError(
-            f"{format_validation_error(path, exc)}\n(fix these keys in the {what} file and reload)"
-        ) from exc
+        where = format_validation_error(Path(path), exc)
+        raise ConfigError(f"{where}\n(fix these keys in the {what} file and reload)") from exc

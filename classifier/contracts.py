@@ -28,13 +28,27 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
-from classifier.configio import format_validation_error, load_yaml_model
+from classifier.configio import (
+    format_validation_error,
+    load_yaml_model,
+    read_yaml_mapping,
+    validate_yaml_mapping,
+)
 from classifier.errors import ConfigError
 from classifier.residency import NO_RESIDENCY, Region, ResidencyConfig
-from classifier.taxonomy import RISKS, TIER_RANK, TIERS, Intent, Risk, Tier
+from classifier.taxonomy import (
+    DEFAULT_TAXONOMY,
+    Taxonomy,
+    TaxonomyFile,
+    check_label,
+    load_taxonomy,
+    taxonomy_in,
+)
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
 DEFAULT_CONTRACTS_PATH = DEFAULTS_DIR / "contracts.yaml"
@@ -60,13 +74,13 @@ class Economics(_Strict):
 class FeatureContract(_Strict):
     """What one product feature needs from a tier."""
 
-    intent: Intent | None = None
+    intent: str | None = None
     share: float | None = Field(
         default=None, ge=0.0, le=1.0, description="traffic share (generator)"
     )
     quality_bar: float = Field(gt=0.0, le=1.0, description="minimum P(ok) a tier must reach")
     latency_budget_ms: float = Field(gt=0.0)
-    risk_profile: Risk = "low"
+    risk_profile: str = Field(default="low", description="lowest risk level of the taxonomy")
     fallback: Fallback = "escalate"
     economics: Economics
     typical_input_tokens: int = Field(default=400, ge=1, description="when the text is unknown")
@@ -74,6 +88,23 @@ class FeatureContract(_Strict):
     regions: tuple[Region, ...] | None = Field(
         default=None, min_length=1, description="data residency: the only regions allowed"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lowest_risk_by_default(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and "risk_profile" not in data:
+            data = {**data, "risk_profile": taxonomy_in(info.context).risks[0]}
+        return data
+
+    @field_validator("intent")
+    @classmethod
+    def _known_intent(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_label(taxonomy_in(info.context), "intents", value)
+
+    @field_validator("risk_profile")
+    @classmethod
+    def _known_risk(cls, value: str, info: ValidationInfo) -> str:
+        return check_label(taxonomy_in(info.context), "risks", value)
 
 
 BUILTIN_DEFAULT_CONTRACT = FeatureContract(
@@ -93,37 +124,65 @@ class AbstainConfig(_Strict):
     ok_margin: float = Field(default=0.02, ge=0.0, le=0.5)
 
 
-def _default_risk_min_tier() -> dict[Risk, Tier]:
-    return {"low": "nano", "medium": "nano", "high": "mini"}
-
-
 class DecisionConfig(_Strict):
     """Global decision settings: the lowest tier allowed per risk level, abstention margins, and
     whose thresholds decide (`tuned`: the bundle's, from held-out replay, see classifier.tuning;
     `contract`: each contract's quality_bar and failure_usd as written)."""
 
-    risk_min_tier: dict[Risk, Tier] = Field(default_factory=_default_risk_min_tier)
+    risk_min_tier: dict[str, str] = Field(
+        default_factory=DEFAULT_TAXONOMY.default_risk_min_tier,
+        description="default: the lowest tier, the second tier for the highest risk",
+    )
     abstain: AbstainConfig = Field(default_factory=AbstainConfig)
     thresholds: Literal["tuned", "contract"] = "contract"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _taxonomy_default(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and "risk_min_tier" not in data:
+            data = {**data, "risk_min_tier": taxonomy_in(info.context).default_risk_min_tier()}
+        return data
+
     @model_validator(mode="after")
-    def _complete_and_monotone(self) -> DecisionConfig:
-        missing = [risk for risk in RISKS if risk not in self.risk_min_tier]
+    def _complete_and_monotone(self, info: ValidationInfo) -> DecisionConfig:
+        taxonomy = taxonomy_in(info.context)
+        for risk, tier in self.risk_min_tier.items():
+            check_label(taxonomy, "risks", risk)
+            check_label(taxonomy, "tiers", tier)
+        missing = [risk for risk in taxonomy.risks if risk not in self.risk_min_tier]
         if missing:
             raise ValueError(f"risk_min_tier needs an entry for every risk; missing {missing}")
-        ranks = [TIER_RANK[self.risk_min_tier[risk]] for risk in RISKS]
+        ranks = [taxonomy.tier_rank[self.risk_min_tier[risk]] for risk in taxonomy.risks]
         if ranks != sorted(ranks):
-            raise ValueError(
-                "risk_min_tier must not lower the tier as risk rises (low <= medium <= high)"
-            )
+            order = " <= ".join(taxonomy.risks)
+            raise ValueError(f"risk_min_tier must not lower the tier as risk rises ({order})")
         return self
 
 
 class ContractsFile(_Strict):
+    """contracts.yaml. `taxonomy` (a path relative to this file, or the lists inline) is read
+    before the rest, which is validated against it (classifier.taxonomy)."""
+
+    taxonomy: str | TaxonomyFile | None = None
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     default: FeatureContract = BUILTIN_DEFAULT_CONTRACT
     features: dict[FeatureName, FeatureContract] = Field(min_length=1)
     residency: ResidencyConfig = NO_RESIDENCY
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_for_taxonomy(cls, data: Any, info: ValidationInfo) -> Any:
+        taxonomy = taxonomy_in(info.context)
+        if not isinstance(data, dict) or taxonomy.is_default:
+            return data
+        # a custom taxonomy validates the nested defaults against its own labels
+        data = dict(data)
+        data.setdefault("decision", {})
+        if "default" not in data:
+            middle = taxonomy.risks[len(taxonomy.risks) // 2]
+            risk = "medium" if "medium" in taxonomy.risks else middle
+            data["default"] = BUILTIN_DEFAULT_CONTRACT.model_dump() | {"risk_profile": risk}
+        return data
 
 
 class EndpointSpec(_Strict):
@@ -148,14 +207,23 @@ class RoutingTableFile(_Strict):
     regions: tuple[Region, ...] | None = Field(
         default=None, description="the regions endpoints may name (default: those they name)"
     )
-    tiers: dict[Tier, TierSpec]
+    tiers: dict[str, TierSpec]
+
+    @field_validator("tiers")
+    @classmethod
+    def _known_tiers(cls, tiers: dict[str, TierSpec], info: ValidationInfo) -> dict[str, TierSpec]:
+        taxonomy = taxonomy_in(info.context)
+        for tier in tiers:
+            check_label(taxonomy, "tiers", tier)
+        return tiers
 
     @model_validator(mode="after")
-    def _every_tier(self) -> RoutingTableFile:
-        missing = [tier for tier in TIERS if tier not in self.tiers]
+    def _every_tier(self, info: ValidationInfo) -> RoutingTableFile:
+        taxonomy = taxonomy_in(info.context)
+        missing = [tier for tier in taxonomy.tiers if tier not in self.tiers]
         if missing:
             raise ValueError(
-                f"tiers needs an entry for every tier {list(TIERS)}; missing {missing}"
+                f"tiers needs an entry for every tier {list(taxonomy.tiers)}; missing {missing}"
             )
         if self.regions is not None:
             for tier, spec in self.tiers.items():
@@ -171,9 +239,15 @@ class RoutingTableFile(_Strict):
 class Contracts:
     """Validated contracts; immutable after load, so safe to share across threads."""
 
-    __slots__ = ("decision", "default", "features", "residency", "source", "_plans")
+    __slots__ = ("decision", "default", "features", "residency", "source", "taxonomy", "_plans")
 
-    def __init__(self, parsed: ContractsFile, source: str = "<memory>") -> None:
+    def __init__(
+        self,
+        parsed: ContractsFile,
+        source: str = "<memory>",
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    ) -> None:
+        self.taxonomy = taxonomy
         self.decision: DecisionConfig = parsed.decision
         self.default: FeatureContract = parsed.default
         self.features: Mapping[str, FeatureContract] = MappingProxyType(dict(parsed.features))
@@ -185,10 +259,14 @@ class Contracts:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], source: str = "<memory>") -> Contracts:
+        """Validate a mapping; a `taxonomy` path in it is relative to the working directory."""
+        base = Path(source).parent if source != "<memory>" else Path()
+        taxonomy = _taxonomy_of(raw, base, source)
         try:
-            return cls(ContractsFile.model_validate(raw), source)
+            parsed = ContractsFile.model_validate(raw, context={"taxonomy": taxonomy})
         except ValidationError as exc:
             raise ConfigError(format_validation_error(Path(source), exc)) from exc
+        return cls(parsed, source, taxonomy)
 
     def with_abstain(
         self, *, min_intent_prob: float | None = None, ok_margin: float | None = None
@@ -211,7 +289,7 @@ class Contracts:
             features=dict(self.features),
             residency=self.residency,
         )
-        return Contracts(parsed, self.source)
+        return Contracts(parsed, self.source, self.taxonomy)
 
     def with_residency(self, override: Mapping[str, Any] | None, source: str) -> Contracts:
         """A copy with the residency of `override` ({regions, guards, features: {name:
@@ -232,7 +310,11 @@ class Contracts:
             "features": features,
             "residency": {k: v for k, v in override.items() if k in ("regions", "guards")},
         }
-        return Contracts.from_dict(raw, source)
+        try:  # against this contracts' taxonomy: the raw mapping no longer names it
+            parsed = ContractsFile.model_validate(raw, context={"taxonomy": self.taxonomy})
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(Path(source), exc)) from exc
+        return Contracts(parsed, source, self.taxonomy)
 
     def get(self, feature: str | None) -> FeatureContract:
         """The feature's contract, or the default contract for an unknown or missing feature."""
@@ -254,11 +336,19 @@ class Contracts:
 class RoutingTable:
     """Tier -> model, price and typical latency; immutable after load."""
 
-    __slots__ = ("version", "tiers", "source", "tier_models", "regions")
+    __slots__ = ("version", "tiers", "source", "tier_models", "regions", "taxonomy")
 
-    def __init__(self, parsed: RoutingTableFile, source: str = "<memory>") -> None:
+    def __init__(
+        self,
+        parsed: RoutingTableFile,
+        source: str = "<memory>",
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    ) -> None:
         self.version = parsed.version
-        self.tiers: Mapping[str, TierSpec] = MappingProxyType({t: parsed.tiers[t] for t in TIERS})
+        self.taxonomy = taxonomy
+        self.tiers: Mapping[str, TierSpec] = MappingProxyType(
+            {t: parsed.tiers[t] for t in taxonomy.tiers}
+        )
         self.tier_models: Mapping[str, str] = MappingProxyType(
             {tier: spec.model for tier, spec in self.tiers.items()}
         )
@@ -268,11 +358,17 @@ class RoutingTable:
         self.regions: frozenset[str] = frozenset(parsed.regions or named)
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], source: str = "<memory>") -> RoutingTable:
+    def from_dict(
+        cls,
+        raw: Mapping[str, Any],
+        source: str = "<memory>",
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    ) -> RoutingTable:
         try:
-            return cls(RoutingTableFile.model_validate(raw), source)
+            parsed = RoutingTableFile.model_validate(raw, context={"taxonomy": taxonomy})
         except ValidationError as exc:
             raise ConfigError(format_validation_error(Path(source), exc)) from exc
+        return cls(parsed, source, taxonomy)
 
     def model(self, tier: str) -> str:
         return self.tiers[tier].model
@@ -289,13 +385,48 @@ class RoutingTable:
         return f"RoutingTable(version={self.version!r} from {self.source})"
 
 
+def _taxonomy_of(raw: Mapping[str, Any], base: Path, source: str = "<memory>") -> Taxonomy:
+    """The contracts' taxonomy: a path (relative to `base`), inline lists, or the default."""
+    value = raw.get("taxonomy")
+    if value is None:
+        return DEFAULT_TAXONOMY
+    if isinstance(value, str):
+        return load_taxonomy(base / value)
+    if isinstance(value, Mapping):
+        try:
+            return Taxonomy.from_file(TaxonomyFile.model_validate(dict(value)))
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(Path(source), exc, ("taxonomy",))) from exc
+    raise ConfigError(
+        f"{source}: taxonomy: must be a path to a taxonomy YAML file or a mapping with "
+        "version, intents, risks and tiers"
+    )
+
+
 def load_contracts(path: Path | str | None = None) -> Contracts:
-    """Load and validate contracts (default: the packaged classifier/defaults/contracts.yaml)."""
+    """Load and validate contracts (default: the packaged classifier/defaults/contracts.yaml).
+
+    A `taxonomy:` key names the label sets (a file relative to the contracts, or inline); every
+    intent, risk and tier below is checked against it.
+    """
     path = Path(path) if path is not None else DEFAULT_CONTRACTS_PATH
-    return Contracts(load_yaml_model(path, ContractsFile, what="contracts"), str(path))
+    raw = read_yaml_mapping(path, what="contracts")
+    taxonomy = _taxonomy_of(raw, path.parent, str(path))
+    parsed = validate_yaml_mapping(
+        path, raw, ContractsFile, what="contracts", context={"taxonomy": taxonomy}
+    )
+    return Contracts(parsed, str(path), taxonomy)
 
 
-def load_routing_table(path: Path | str | None = None) -> RoutingTable:
-    """Load and validate the routing table (default: classifier/defaults/routing_table.yaml)."""
+def load_routing_table(
+    path: Path | str | None = None, taxonomy: Taxonomy = DEFAULT_TAXONOMY
+) -> RoutingTable:
+    """Load and validate the routing table (default: classifier/defaults/routing_table.yaml).
+
+    It must price every tier of `taxonomy` (the contracts' one: `contracts.taxonomy`) and no other.
+    """
     path = Path(path) if path is not None else DEFAULT_ROUTING_TABLE_PATH
-    return RoutingTable(load_yaml_model(path, RoutingTableFile, what="routing table"), str(path))
+    parsed = load_yaml_model(
+        path, RoutingTableFile, what="routing table", context={"taxonomy": taxonomy}
+    )
+    return RoutingTable(parsed, str(path), taxonomy)

@@ -3,7 +3,8 @@
 Every route decision in tierwise goes through `decide_with` (classifier.policies binds it for
 each policy), in this order; docs/decisions.md has a worked example:
 
-1. `force_mini` (switch): mini, whatever the policy says; the model is not consulted.
+1. `force_mini` (switch): mini (the taxonomy's `force_tier`), whatever the policy says; the
+   model is not consulted.
 2. The feature's kill switch: a policy that reads the model falls back to the rule router; the
    contract's and the guards' risk floors still apply (guards hold for every policy).
 3. The policy's own choice:
@@ -19,6 +20,8 @@ each policy), in this order; docs/decisions.md has a worked example:
      (classifier.abstain): when the model is unsure, one tier up, with the reason as a field.
    - rules (`Rules`): the rule router's tier, raised to the contract's and the guards' floors.
    - fixed (`Fixed`): one tier, the always-nano/mini/full baselines.
+   Then the conversation's floor: a conversation that escalated earlier starts its next turns
+   at that tier (serving passes it; reason code `conversation_floor`).
 4. The feature's tier cap (switch) lowers the tier last, below the risk floor too (the reason
    says so): an operator's switch always has the last word.
 
@@ -31,7 +34,9 @@ left the decision fails closed (`residency_fail_closed`, empty model). The decis
 
 Hot path: everything that depends only on (contracts, routing table, feature) is precomputed
 once into a `classifier.plan.Plan` and cached on the Contracts object; a call does float
-arithmetic, three dict reads and one string join. No pydantic, no I/O.
+arithmetic, three dict reads and one string join. No pydantic, no I/O. Labels and tiers are the
+contracts' taxonomy (classifier.taxonomy: any number of tiers, cheapest first); the table must
+price the same ones.
 
 Example:
     decision = decide(prediction, "doc_summary", contracts, table, scan(text), switches, text=text)
@@ -52,13 +57,10 @@ from classifier.residency import FAIL_CLOSED
 from classifier.routing import RouteDecision
 from classifier.rules import RuleRouter, reason_code_of
 from classifier.switches import Switches, SwitchState
-from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS, Tier
+from classifier.taxonomy import Tier
 
 LEARNED = "learned"
 _IDLE = SwitchState()
-_MINI = TIER_RANK["mini"]
-_FORCE_MINI = "switch:force_mini (emergency override, everything goes to mini)"
-_FULL = len(TIERS) - 1
 
 
 _DEFAULT_RULES: dict[RoutingTable, RuleRouter] = {}
@@ -107,7 +109,8 @@ class Learned:
                 "decide() needs a Prediction unless force_mini or the feature's kill switch is "
                 "on; classify the text first"
             )
-        risk_rank = max(plan.contract_risk_rank, RISK_RANK[prediction.risk], guard_rank)
+        tiers = plan.tiers
+        risk_rank = max(plan.contract_risk_rank, plan.risk_rank[prediction.risk], guard_rank)
         min_rank = plan.min_rank_by_risk[risk_rank]
         if min_rank > 0:
             source = (
@@ -115,9 +118,13 @@ class Learned:
                 if guard_rank == risk_rank
                 else ("contract" if plan.contract_risk_rank == risk_rank else "prediction")
             )
-            notes.append(f"risk_floor:{RISKS[risk_rank]} ({source}) -> min {TIERS[min_rank]}")
+            notes.append(f"risk_floor:{plan.risks[risk_rank]} ({source}) -> min {tiers[min_rank]}")
         probs = prediction.tier_ok_probs
-        p_ok = tuple([probs.get(tier, 0.0) for tier in TIERS])
+        if len(tiers) == 3:  # unrolled for the default three tiers: a third of the generic time
+            t0, t1, t2 = tiers
+            p_ok: tuple[float, ...] = (probs.get(t0, 0.0), probs.get(t1, 0.0), probs.get(t2, 0.0))
+        else:
+            p_ok = tuple([probs.get(t, 0.0) for t in tiers])
         tokens = (
             input_tokens if input_tokens is not None else estimate_tokens(prediction, plan, text)
         )
@@ -125,20 +132,22 @@ class Learned:
         bar = plan.bar
         chosen = -1
         allowed = plan.allowed
-        for rank in range(min_rank, len(TIERS)):
+        n = len(tiers)
+        for rank in range(min_rank, n):
             if allowed[rank] and p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
                 chosen = rank
         if chosen < 0:
-            # The best allowed tier (full without residency); none from the floor up: the seam
-            # fails closed on the disallowed full.
-            top = plan.down[_FULL]
-            chosen, code = (top if top >= min_rank else _FULL), "no_tier_meets_bar"
-            best = max((p_ok[r] for r in range(min_rank, len(TIERS)) if allowed[r]), default=0.0)
-            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> {TIERS[chosen]}"
+            # The best allowed tier (the top one without residency); none from the floor up:
+            # the seam fails closed on the disallowed top tier.
+            best_allowed = plan.down[plan.top]
+            chosen = best_allowed if best_allowed >= min_rank else plan.top
+            code = "no_tier_meets_bar"
+            best = max((p_ok[r] for r in range(min_rank, n) if allowed[r]), default=0.0)
+            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> {tiers[chosen]}"
         else:
             code = "cheapest_ok"
             head = (
-                f"cheapest_ok:{TIERS[chosen]} P(ok) {p_ok[chosen]:.2f} >= bar {bar:.2f}, "
+                f"cheapest_ok:{tiers[chosen]} P(ok) {p_ok[chosen]:.2f} >= bar {bar:.2f}, "
                 f"E[cost] ${costs[chosen]:.6f}"
             )
         if plan.tuned is not None:
@@ -156,9 +165,9 @@ class Learned:
             plan.ok_margin,
         )
         if unsure is not None:
-            target = plan.up[chosen + 1] if chosen < _FULL else chosen
+            target = plan.up[chosen + 1] if chosen < plan.top else chosen
             target = target if target >= 0 else chosen  # nothing allowed above: stay
-            notes.append(f"abstain: {unsure[1]}; {TIERS[chosen]} -> {TIERS[target]}")
+            notes.append(f"abstain: {unsure[1]}; {tiers[chosen]} -> {tiers[target]}")
             chosen, code = target, "abstain"
         return Choice(chosen, head, code, self.name, risk_rank, min_rank, costs, unsure)
 
@@ -192,12 +201,13 @@ class Rules:
         tier, rule_reason = (
             router.choose(text, feature) if text is not None else router.feature_default(feature)
         )
-        chosen = TIER_RANK[tier]
+        chosen = plan.tier_rank[tier]
         risk_rank = max(plan.contract_risk_rank, guard_rank)
         min_rank = plan.min_rank_by_risk[risk_rank]
         if chosen < min_rank:
+            tiers = plan.tiers
             notes.append(
-                f"risk_floor:{RISKS[risk_rank]} -> {TIERS[chosen]} raised to {TIERS[min_rank]}"
+                f"risk_floor:{plan.risks[risk_rank]} -> {tiers[chosen]} raised to {tiers[min_rank]}"
             )
             chosen = min_rank
         if self.kill_switch:
@@ -228,7 +238,7 @@ class Fixed:
         feature: str | None,
         input_tokens: int | None,
     ) -> Choice:
-        return Choice(TIER_RANK[self.tier], f"fixed:{self.tier}", "fixed", self.name)
+        return Choice(plan.tier_rank[self.tier], f"fixed:{self.tier}", "fixed", self.name)
 
 
 Chooser = Learned | Rules | Fixed  # what makes one policy differ from another
@@ -247,10 +257,14 @@ def decide_with(
     text: str | None = None,
     rules: RuleRouter | None = None,
     input_tokens: int | None = None,
+    floor: Tier | None = None,
 ) -> RouteDecision:
     """The one path of every route decision: `choose`, then switches and cap (module docstring).
 
     `rules` is the kill switch's fallback (default: the packaged rules for this table).
+    `floor` is the conversation's floor (serving/conversations.py): an earlier turn escalated
+    to it, so this one starts there too; below the tier cap, so a cap still has the last word.
+    Under residency a floor without an allowed endpoint moves up like any other tier.
     `prediction` may be None only when `choose` does not read the model, or force_mini or the
     feature's kill switch is on (the model is not consulted then); otherwise an InputError.
     """
@@ -268,25 +282,33 @@ def decide_with(
     if plan.residency is not None:
         notes.append(f"residency: {plan.residency}")
     if state.force_mini:
-        choice = Choice(_MINI, _FORCE_MINI, "force_mini", "force_mini")
-        rank = _within(plan, _MINI, notes)
+        force = plan.force_rank
+        choice = Choice(force, plan.force_reason, "force_mini", "force_mini")
+        rank = _within(plan, force, notes)
         code = "force_mini" if rank >= 0 else FAIL_CLOSED
         return _finish(prediction, feature, plan, choice, rank, code, notes, detectors)
-    guard_rank = RISK_RANK[guard_result.risk_floor]
+    guard_rank = plan.guard_rank[guard_result.risk_floor]
     if choose.reads_model and state.is_killed(feature):
         choose = Rules(rules if rules is not None else _default_rules(table), kill_switch=True)
     choice = choose(prediction, plan, guard_rank, notes, text, feature, input_tokens)
-    rank, code = _within(plan, choice.rank, notes), choice.code
-    if rank < 0:
-        return _finish(prediction, feature, plan, choice, rank, FAIL_CLOSED, notes, detectors)
+    rank, code = choice.rank, choice.code
+    if floor is not None and plan.tier_rank.get(floor, -1) > rank:
+        notes.append(f"conversation_floor: {plan.tiers[rank]} -> {floor} (escalated earlier)")
+        rank, code = plan.tier_rank[floor], "conversation_floor"
+    if not plan.allowed[rank]:  # residency: the next allowed tier up, or none
+        wanted, rank = rank, _within(plan, rank, notes)
+        if rank < 0:  # the reason names the tier that had no endpoint (the floor's, if any)
+            choice = choice._replace(rank=wanted)
+            return _finish(prediction, feature, plan, choice, rank, FAIL_CLOSED, notes, detectors)
     cap = state.cap_for(feature)
-    if cap is not None and TIER_RANK[cap] < rank:
-        below = " (below risk floor)" if TIER_RANK[cap] < choice.min_rank else ""
-        capped = plan.down[TIER_RANK[cap]]
-        if capped != TIER_RANK[cap]:
+    cap_rank = plan.tier_rank[cap] if cap is not None else rank
+    if cap_rank < rank:
+        below = " (below risk floor)" if cap_rank < choice.min_rank else ""
+        capped = plan.down[cap_rank]
+        if capped != cap_rank:
             below += f" (no endpoint for {cap} in the allowed regions"
-            below += f": {TIERS[capped]})" if capped >= 0 else ": none left)"
-        notes.append(f"tier_cap: {TIERS[rank]} -> {cap} (switch){below}")
+            below += f": {plan.tiers[capped]})" if capped >= 0 else ": none left)"
+        notes.append(f"tier_cap: {plan.tiers[rank]} -> {cap} (switch){below}")
         rank, code = capped, ("tier_cap" if capped >= 0 else FAIL_CLOSED)
     return _finish(prediction, feature, plan, choice, rank, code, notes, detectors)
 
@@ -296,10 +318,11 @@ def _within(plan: Plan, rank: int, notes: list[str]) -> int:
     if plan.allowed[rank]:
         return rank
     to = plan.up[rank]
+    tiers = plan.tiers
     if to >= 0:
-        notes.append(f"residency: no endpoint for {TIERS[rank]} -> {TIERS[to]}")
+        notes.append(f"residency: no endpoint for {tiers[rank]} -> {tiers[to]}")
     else:
-        notes.append(f"residency: no endpoint for {TIERS[rank]} or above: fail closed")
+        notes.append(f"residency: no endpoint for {tiers[rank]} or above: fail closed")
     return to
 
 
@@ -352,7 +375,9 @@ def _finish(
 ) -> RouteDecision:
     head = choice.head
     if rank < 0:  # residency left no endpoint: the router must not send this request
-        head = f"{FAIL_CLOSED}: no allowed endpoint for {TIERS[choice.rank]} ({plan.residency})"
+        head = (
+            f"{FAIL_CLOSED}: no allowed endpoint for {plan.tiers[choice.rank]} ({plan.residency})"
+        )
         rank, model, region, vendor = choice.rank, "", None, None
     else:
         model, region, vendor = plan.models[rank], plan.regions[rank], plan.vendors[rank]
@@ -361,7 +386,7 @@ def _finish(
     costs, risk_rank = choice.costs, choice.risk_rank
     # Positional, in RouteDecision's field order: a third cheaper than keywords, per request.
     return RouteDecision(
-        TIERS[rank],  # tier
+        plan.tiers[rank],  # tier
         model,
         reason,
         choice.policy,
@@ -372,7 +397,7 @@ def _finish(
         unsure is not None,  # abstain
         unsure[1] if unsure is not None else None,  # abstain_reason
         unsure[0] if unsure is not None else None,  # abstain_kind
-        RISKS[risk_rank] if risk_rank is not None else None,  # type: ignore[arg-type]
+        plan.risks[risk_rank] if risk_rank is not None else None,  # type: ignore[arg-type]
         plan.contract_name,  # contract
         costs[rank] if costs is not None else None,  # expected_cost_usd
         prediction.model_version if prediction is not None else None,

@@ -21,13 +21,14 @@ from typing import Any
 from classifier.client import FailurePolicy, Routed, RouteRequest
 from classifier.contracts import Contracts, RoutingTable, load_contracts, load_routing_table
 from classifier.decision import decide
-from classifier.errors import InputError
+from classifier.errors import ConfigError, InputError
 from classifier.guards import scan
 from classifier.messages import DEFAULT_CONTEXT_CHARS, compose_text
 from classifier.prediction import Prediction
 from classifier.routing import RouteDecision
 from classifier.runtime import Classifier
 from classifier.switches import Switches
+from classifier.taxonomy import require_same
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,19 @@ class LocalClient:
         self.classifier = classifier
         self.failure = failure
         self.contracts = contracts if contracts is not None else load_contracts()
-        self.table = table if table is not None else load_routing_table()
+        self.table = (
+            table if table is not None else load_routing_table(None, self.contracts.taxonomy)
+        )
+        if failure.tier is not None and failure.tier not in self.contracts.taxonomy.tiers:
+            raise ConfigError(
+                f"FailurePolicy.fail_open({failure.tier!r}): not a tier of the contracts' "
+                f"taxonomy {list(self.contracts.taxonomy.tiers)}"
+            )
+        bundle_taxonomy = getattr(classifier, "taxonomy", None)
+        if bundle_taxonomy is not None:  # a bundle of another taxonomy is refused here, once
+            require_same(bundle_taxonomy, self.contracts.taxonomy,
+                         bundle_source=str(getattr(classifier, "bundle_dir", "?")),
+                         contracts_source=self.contracts.source)  # fmt: skip
         self.switches = switches
         self.max_context_chars = max_context_chars
 
@@ -63,11 +76,12 @@ class LocalClient:
         **kwargs: Any,
     ) -> LocalClient:
         """Load a bundle and the contracts and routing table (packaged defaults when not given)."""
+        contracts = load_contracts(contracts_path)
         return cls(
             Classifier.load(bundle_dir),
             failure=failure,
-            contracts=load_contracts(contracts_path),
-            table=load_routing_table(table_path),
+            contracts=contracts,
+            table=load_routing_table(table_path, contracts.taxonomy),
             **kwargs,
         )
 

@@ -19,11 +19,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from classifier.taxonomy import Intent, Risk, Tier
+from classifier.taxonomy import INTENTS, RISKS, TIERS, taxonomy_in
 
 SCHEMA_VERSION = "1"
 MAX_TEXT_CHARS = 200_000
@@ -48,6 +50,38 @@ def _representable_in_utc(value: datetime) -> datetime:
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
+
+
+def _in_taxonomy(head: str) -> AfterValidator:
+    """A label of the taxonomy in the validation context (`{"taxonomy": ...}`), else the default.
+
+    The published JSON Schema lists the default labels; a team's own taxonomy (docs/taxonomy.md)
+    is checked here instead, so its logs ingest without a schema change.
+    """
+
+    def check(value: str, info: ValidationInfo) -> str:
+        taxonomy = taxonomy_in(info.context)
+        if value not in getattr(taxonomy, head):
+            raise PydanticCustomError(
+                "unknown_label",
+                "unknown {head} {value!r}; taxonomy {version!r} has {labels}",
+                {"head": head[:-1], "value": value, "version": taxonomy.version,
+                 "labels": list(getattr(taxonomy, head))},
+            )  # fmt: skip
+        return value
+
+    return AfterValidator(check)
+
+
+Intent = Annotated[
+    str, _in_taxonomy("intents"), WithJsonSchema({"enum": list(INTENTS), "type": "string"})
+]
+Risk = Annotated[
+    str, _in_taxonomy("risks"), WithJsonSchema({"enum": list(RISKS), "type": "string"})
+]
+Tier = Annotated[
+    str, _in_taxonomy("tiers"), WithJsonSchema({"enum": list(TIERS), "type": "string"})
+]
 
 NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 RequestText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_CHARS)]

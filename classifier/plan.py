@@ -10,7 +10,9 @@ cost of one tier (docs/decisions.md):
 
 where the recovery is the next tier (escalate), the same tier (retry) or none (fail_closed).
 Under data residency (classifier.residency) each tier is priced at its allowed endpoint, a tier
-without one is marked not allowed, and escalation goes to the next allowed tier.
+without one is marked not allowed, and escalation goes to the next allowed tier. Tiers, risks and
+their order are the contracts' taxonomy (classifier.taxonomy: any number of tiers, cheapest
+first); the routing table must price the same ones.
 
 Example:
     plan = plan_for(contracts, table, "doc_summary")
@@ -22,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from classifier.contracts import Contracts, EndpointSpec, FeatureContract, RoutingTable
+from classifier.errors import ConfigError
 from classifier.prediction import Prediction
 from classifier.residency import allowed_regions, endpoints_for, guard_key
-from classifier.taxonomy import RISK_RANK, RISKS, TIER_RANK, TIERS
 from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
 
 
@@ -33,6 +35,14 @@ class Plan:
     """Per-(contracts, table, feature) numbers, so that a decision is arithmetic only."""
 
     contract_name: str
+    tiers: tuple[str, ...]  # the taxonomy's, cheapest first
+    risks: tuple[str, ...]
+    tier_rank: dict[str, int]
+    risk_rank: dict[str, int]
+    guard_rank: dict[str, int]  # a guard's floor (low/medium/high) -> this taxonomy's rank
+    top: int  # rank of the strongest tier
+    force_rank: int
+    force_reason: str
     bar: float
     contract_risk_rank: int
     min_rank_by_risk: tuple[int, ...]
@@ -98,11 +108,20 @@ def build_plan(
         chosen = tuning.failure_price(name, price)
         if chosen is not None:
             contract, tuned = at_failure_price(contract, chosen), (chosen, price)
+    taxonomy = contracts.taxonomy
+    if table.taxonomy != taxonomy:
+        raise ConfigError(
+            f"routing table {table.source} prices the tiers of taxonomy {table.taxonomy.version!r}"
+            f", the contracts {contracts.source} speak {taxonomy.version!r}: "
+            f"{'; '.join(table.taxonomy.differences(taxonomy))}; load the table with "
+            "load_routing_table(path, contracts.taxonomy)"
+        )
+    tiers = taxonomy.tiers
     allowed_set, said = allowed_regions(contracts, name if name != "default" else None, guard_rules)
     endpoints = endpoints_for(table, allowed_set)
     allowed = tuple(endpoint is not None for endpoint in endpoints)
     specs: list[EndpointSpec] = [
-        e if e is not None else table.tiers[t] for e, t in zip(endpoints, TIERS, strict=True)
+        e if e is not None else table.tiers[t] for e, t in zip(endpoints, tiers, strict=True)
     ]
     n = len(specs)
     up = tuple(next((r for r in range(rank, n) if allowed[r]), -1) for rank in range(n))
@@ -119,11 +138,25 @@ def build_plan(
         rows.append(_tier_costs(contract, specs, rank, recovery))
     in_rate, fixed, fail_in_rate, fail_fixed = (tuple(column) for column in zip(*rows, strict=True))
     config = contracts.decision
+    force = taxonomy.force_tier
     return Plan(
         contract_name=name,
+        tiers=tiers,
+        risks=taxonomy.risks,
+        tier_rank=dict(taxonomy.tier_rank),
+        risk_rank=dict(taxonomy.risk_rank),
+        guard_rank={
+            floor: taxonomy.risk_rank[taxonomy.guard_risk(floor)]
+            for floor in ("low", "medium", "high", *taxonomy.risks)
+        },
+        top=n - 1,
+        force_rank=taxonomy.tier_rank[force],
+        force_reason=f"switch:force_mini (emergency override, everything goes to {force})",
         bar=contract.quality_bar,
-        contract_risk_rank=RISK_RANK[contract.risk_profile],
-        min_rank_by_risk=tuple(TIER_RANK[config.risk_min_tier[risk]] for risk in RISKS),
+        contract_risk_rank=taxonomy.risk_rank[contract.risk_profile],
+        min_rank_by_risk=tuple(
+            taxonomy.tier_rank[config.risk_min_tier[risk]] for risk in taxonomy.risks
+        ),
         models=tuple(spec.model for spec in specs),  # the allowed endpoint's, per tier
         in_rate=in_rate,
         fixed=fixed,
@@ -174,7 +207,14 @@ def plan_for(
 def expected_costs(plan: Plan, p_ok: tuple[float, ...], input_tokens: int) -> tuple[float, ...]:
     """Expected USD per tier for one request (see the module docstring)."""
     n = input_tokens
-    # A plain loop over precomputed rows (faster here than a comprehension): every request.
+    if len(p_ok) == 3:  # unrolled for the default three tiers: 0.34 µs, the loop below 0.55
+        (r0, f0, fr0, ff0), (r1, f1, fr1, ff1), (r2, f2, fr2, ff2) = plan.rows
+        return (
+            n * r0 + f0 + (1.0 - p_ok[0]) * (ff0 + n * fr0),
+            n * r1 + f1 + (1.0 - p_ok[1]) * (ff1 + n * fr1),
+            n * r2 + f2 + (1.0 - p_ok[2]) * (ff2 + n * fr2),
+        )
+    # Any other taxonomy: a plain loop over precomputed rows (faster than a comprehension).
     out = []
     for (rate, fixed, f_rate, f_fixed), p in zip(plan.rows, p_ok):  # noqa: B905
         out.append(n * rate + fixed + (1.0 - p) * (f_fixed + n * f_rate))

@@ -62,11 +62,12 @@ class Policy:
         guard: Callable[[str], GuardResult] = scan,
     ) -> None:
         self.contracts = contracts if contracts is not None else load_contracts()
-        self.table = table if table is not None else load_routing_table()
+        taxonomy = self.contracts.taxonomy
+        self.table = table if table is not None else load_routing_table(None, taxonomy)
         # Residency needs both files: an unknown region or a feature left with no endpoint is
         # refused here, before any decision (classifier.residency).
         check_residency(self.contracts, self.table)
-        self.switches = switches if switches is not None else Switches()
+        self.switches = switches if switches is not None else Switches(tiers=taxonomy.tiers)
         self.rules = rules  # the kill switch's fallback; None: the packaged rules
         self.guard = guard
         self._choose = choose
@@ -90,9 +91,11 @@ class Policy:
         guards: GuardResult | None = None,
         switches: SwitchState | None = None,
         input_tokens: int | None = None,
+        floor: Tier | None = None,
     ) -> RouteDecision:
         """The route for one request; `guards` and `switches` default to scanning `text` and to
-        the bound switches (pass them when they were read already)."""
+        the bound switches (pass them when they were read already); `floor`: the conversation's
+        tier floor, if it escalated earlier."""
         if guards is None:
             guards = self.guard(text) if text is not None else CLEAN
         return decide_with(
@@ -106,6 +109,7 @@ class Policy:
             text=text,
             rules=self.rules,
             input_tokens=input_tokens,
+            floor=floor,
         )
 
     def route(self, text: str, feature: str | None = None) -> RouteDecision:
@@ -188,7 +192,9 @@ class RulesPolicy(Policy):
         switches: Switches | None = None,
         guard: Callable[[str], GuardResult] = scan,
     ) -> None:
-        table = table if table is not None else load_routing_table()
+        if table is None:
+            taxonomy = contracts.taxonomy if contracts is not None else None
+            table = load_routing_table(None, taxonomy) if taxonomy else load_routing_table()
         router = router if router is not None else RuleRouter.default(table.tier_models)
         super().__init__(Rules(router), contracts, table, switches=switches, guard=guard)
 
@@ -208,7 +214,8 @@ class FixedTierPolicy(Policy):
         *,
         switches: Switches | None = None,
     ) -> None:
-        if tier not in TIERS:
-            raise ValueError(f"tier {tier!r} is not one of {list(TIERS)}")
+        tiers = contracts.taxonomy.tiers if contracts is not None else TIERS
+        if tier not in tiers:
+            raise ValueError(f"tier {tier!r} is not one of {list(tiers)}")
         self.tier: Tier = tier
         super().__init__(Fixed(tier), contracts, table, switches=switches, guard=_no_guards)

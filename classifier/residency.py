@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from classifier.errors import ConfigError
 from classifier.guards import detector_names
-from classifier.taxonomy import TIER_RANK, TIERS
 
 if TYPE_CHECKING:
     from classifier.contracts import Contracts, EndpointSpec, RoutingTable
@@ -100,8 +99,7 @@ def endpoints_for(
 ) -> tuple[EndpointSpec | None, ...]:
     """Per tier, the endpoint that serves it under `allowed` (None: the tier is not allowed)."""
     out: list[EndpointSpec | None] = []
-    for tier in TIERS:
-        spec = table.tiers[tier]
+    for spec in table.tiers.values():  # the table's taxonomy's tiers, cheapest first
         if allowed is None:
             out.append(spec)
             continue
@@ -135,8 +133,11 @@ def check(contracts: Contracts, table: RoutingTable) -> None:
     named = [("default", contracts.default), *contracts.features.items()]
     if not config.active and all(contract.regions is None for _, contract in named):
         return
+    if table.taxonomy != contracts.taxonomy:
+        return  # classifier.plan refuses this pair, naming the labels that differ
     check_guard_keys(config, detector_names(), source)
     known = table.regions
+    tiers, rank = contracts.taxonomy.tiers, contracts.taxonomy.tier_rank
     if config.regions is not None:
         _unknown(config.regions, known, "residency.regions", source, table)
     for key, regions in config.guards.items():
@@ -148,13 +149,13 @@ def check(contracts: Contracts, table: RoutingTable) -> None:
         allowed, said = allowed_regions(contracts, None if name == "default" else name)
         if allowed is None:
             continue
-        floor = TIER_RANK[contracts.decision.risk_min_tier[contract.risk_profile]]
+        floor = rank[contracts.decision.risk_min_tier[contract.risk_profile]]
         endpoints = endpoints_for(table, allowed)
         if not any(endpoint is not None for endpoint in endpoints[floor:]):
             key = f"{where}.regions" if contract.regions is not None else "residency.regions"
             raise ConfigError(
                 f"{source}: {key}: leaves {name!r} no endpoint: no tier from "
-                f"{TIERS[floor]} up has an endpoint in {sorted(allowed)} in {table.source} "
+                f"{tiers[floor]} up has an endpoint in {sorted(allowed)} in {table.source} "
                 f"({said}); allow another region or add an endpoint (`alternatives`) there"
             )
 

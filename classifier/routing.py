@@ -16,7 +16,8 @@ class RouteDecision:
 
     `reason` is for people (it may carry numbers); `reason_code` is a short, low-cardinality label
     for metrics (`cheapest_ok`, `no_tier_meets_bar`, `abstain`, `force_mini`, `kill_switch`,
-    `tier_cap`, `rule`, `feature_default`, `unknown_feature`, `fixed`). `guards` names the guard
+    `tier_cap`, `rule`, `feature_default`, `unknown_feature`, `fixed`,
+    `conversation_floor`). `guards` names the guard
     detectors that fired (`pii.email`, ...). `propensity` is the probability this policy gave the
     chosen tier (1.0 for the deterministic policies here), for off-policy evaluation.
     `abstain` is set when the learned policy did not trust the model and went one tier up;

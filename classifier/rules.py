@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -33,11 +34,22 @@ from pydantic import (
 from classifier.configio import format_validation_error, load_yaml_model
 from classifier.errors import ConfigError
 from classifier.routing import RouteDecision
-from classifier.taxonomy import Tier
+from classifier.taxonomy import TIERS, Tier
 from classifier.words import words_of
 
 DEFAULT_RULES_PATH = Path(__file__).parent / "defaults" / "rules.yaml"
 _WORD = re.compile(r"\w+")
+
+
+def _known_tier(tier: str, info: ValidationInfo) -> str:
+    """A tier the routing table prices (validation context `tiers`: the taxonomy's)."""
+    tiers = (info.context or {}).get("tiers") or TIERS
+    if tier not in tiers:
+        raise ValueError(
+            f"must be one of {list(tiers)} (the routing table's tiers; rules for another "
+            "taxonomy need their own file, TIERWISE_RULES_PATH)"
+        )
+    return tier
 
 
 class Rule(BaseModel):
@@ -46,12 +58,17 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    tier: Tier
+    tier: str = Field(min_length=1)
     keywords: tuple[str, ...] = ()
     match: Literal["word", "substring"] = "word"
     min_chars: int | None = Field(default=None, ge=0)
     max_chars: int | None = Field(default=None, ge=0)
     features: tuple[str, ...] = ()
+
+    @field_validator("tier")
+    @classmethod
+    def _known(cls, tier: str, info: ValidationInfo) -> str:
+        return _known_tier(tier, info)
 
     @field_validator("keywords")
     @classmethod
@@ -117,7 +134,7 @@ class Rule(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    tier: Tier
+    tier: str
     reason: str
     features: frozenset[str]
     min_chars: int | None
@@ -159,9 +176,21 @@ def text_words(lowered_text: str) -> frozenset[str]:
 class RulesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    feature_defaults: dict[str, Tier]
-    unknown_feature_tier: Tier = "mini"
+    feature_defaults: dict[str, str]
+    unknown_feature_tier: str = "mini"
     rules: tuple[Rule, ...] = ()
+
+    @field_validator("unknown_feature_tier")
+    @classmethod
+    def _known_default(cls, tier: str, info: ValidationInfo) -> str:
+        return _known_tier(tier, info)
+
+    @field_validator("feature_defaults")
+    @classmethod
+    def _known_defaults(cls, tiers: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        for tier in tiers.values():
+            _known_tier(tier, info)
+        return tiers
 
     @model_validator(mode="after")
     def _unique_names(self) -> RulesConfig:
@@ -190,14 +219,16 @@ class RuleRouter:
 
     @classmethod
     def from_yaml(cls, path: Path | str, tier_models: Mapping[str, str]) -> RuleRouter:
-        return cls(load_yaml_model(path, RulesConfig, what="rules"), tier_models)
+        context = {"tiers": tuple(tier_models)}
+        return cls(load_yaml_model(path, RulesConfig, what="rules", context=context), tier_models)
 
     @classmethod
     def from_dict(
         cls, raw: Mapping[str, Any], tier_models: Mapping[str, str], source: str = "<memory>"
     ) -> RuleRouter:
         try:
-            return cls(RulesConfig.model_validate(raw), tier_models)
+            return cls(RulesConfig.model_validate(raw, context={"tiers": tuple(tier_models)}),
+                       tier_models)  # fmt: skip
         except ValidationError as exc:
             raise ConfigError(format_validation_error(Path(source), exc)) from exc
 

@@ -19,7 +19,6 @@ import numpy as np
 import onnxruntime as ort
 
 from classifier.bundle import (
-    EXPECTED_LABELS,
     INPUT_NAMES,
     MODEL_FILE,
     OUTPUT_NAMES,
@@ -69,10 +68,11 @@ class Classifier:
         self.bundle_hash = manifest.bundle_hash
         self.model_version = manifest.version
         self.name = manifest.name
-        self.taxonomy_version = manifest.taxonomy_version
-        self._intents = cast(tuple[Intent, ...], tuple(EXPECTED_LABELS["intent"]))
-        self._risks = cast(tuple[Risk, ...], tuple(EXPECTED_LABELS["risk"]))
-        self._tiers = cast(tuple[Tier, ...], tuple(EXPECTED_LABELS["tier"]))
+        self.taxonomy = manifest.label_taxonomy  # labels of the heads, in graph output order
+        self.taxonomy_version = self.taxonomy.version
+        self._intents = cast(tuple[Intent, ...], self.taxonomy.intents)
+        self._risks = cast(tuple[Risk, ...], self.taxonomy.risks)
+        self._tiers = cast(tuple[Tier, ...], self.taxonomy.tiers)
         self._threshold = manifest.tier_threshold
         self._min_intent, self._min_margin, self._min_risk = manifest.abstain_thresholds
         self.tier_tuning = (

@@ -79,12 +79,12 @@ def _check_feature(name: object) -> str:
     return name
 
 
-def _check_tier(feature: str, tier: object) -> Tier | None:
+def _check_tier(feature: str, tier: object, tiers: tuple[str, ...]) -> Tier | None:
     if tier is None:
         return None
-    if tier not in TIERS:
+    if tier not in tiers:
         raise InputError(
-            f"cap for {feature!r} is {tier!r}; use one of {list(TIERS)} or null to lift it"
+            f"cap for {feature!r} is {tier!r}; use one of {list(tiers)} or null to lift it"
         )
     return tier  # type: ignore[return-value]
 
@@ -92,9 +92,10 @@ def _check_tier(feature: str, tier: object) -> Tier | None:
 class Switches:
     """Thread-safe holder of the current `SwitchState`; updates are atomic swaps."""
 
-    def __init__(self, state: SwitchState | None = None) -> None:
+    def __init__(self, state: SwitchState | None = None, tiers: tuple[str, ...] = TIERS) -> None:
         self._lock = threading.Lock()
         self._state = state or SwitchState()
+        self.tiers = tuple(tiers)  # the taxonomy's tiers: what a cap may name
 
     @property
     def state(self) -> SwitchState:
@@ -122,7 +123,9 @@ class Switches:
             if not isinstance(on, bool):
                 raise InputError(f"kill[{feature!r}] must be true or false, got {on!r}")
         kill_changes = {_check_feature(f): on for f, on in (kill or {}).items()}
-        cap_changes = {_check_feature(f): _check_tier(f, t) for f, t in (caps or {}).items()}
+        cap_changes = {
+            _check_feature(f): _check_tier(f, t, self.tiers) for f, t in (caps or {}).items()
+        }
         with self._lock:
             old = self._state
             killed = set(old.killed)
@@ -153,12 +156,12 @@ class Switches:
             return self._state
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Switches:
+    def from_dict(cls, raw: Mapping[str, Any], tiers: tuple[str, ...] = TIERS) -> Switches:
         """Build from `{"force_mini": bool, "killed": [...], "caps": {feature: tier}}`."""
         unknown = set(raw) - {"force_mini", "killed", "caps"}
         if unknown:
             raise InputError(f"unknown switch keys {sorted(unknown)}; use force_mini, killed, caps")
-        switches = cls()
+        switches = cls(tiers=tiers)
         killed = raw.get("killed") or []
         if isinstance(killed, str) or not isinstance(killed, list | tuple | set | frozenset):
             raise InputError(f"killed must be a list of feature names, got {killed!r}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from classifier.kpischema import KPI_SCHEMA_VERSION, KpiEvent
 from classifier.logschema import SCHEMA_VERSION, CorrectionEvent, LogRecord
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ DATA_DIR = Path(__file__).parent
 SCHEMA_FILES: dict[str, type[BaseModel]] = {
     f"schema-v{SCHEMA_VERSION}.json": LogRecord,
     f"correction-v{SCHEMA_VERSION}.json": CorrectionEvent,
+    f"kpi-event-v{KPI_SCHEMA_VERSION}.json": KpiEvent,
 }
 
 

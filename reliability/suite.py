@@ -9,6 +9,7 @@ from `/metrics` over the whole run, its memory from /proc, crashed worker proces
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import threading
@@ -98,6 +99,9 @@ def soak(
     }
 
 
+_MODEL_INFO = r'^tierwise_model_info\{[^}]*version="([^"]+)"[^}]*\} 1\.0$'
+
+
 def reload_faults(
     server: ServerProcess, bundle: Path, good: Path, rate: float, hold_s: float
 ) -> dict[str, Any]:
@@ -116,10 +120,18 @@ def reload_faults(
     injector.start()
     windows = asyncio.run(load.run(seconds, window_s=seconds))
     injector.join()
-    _, metrics = server.get("/metrics")
-    text = metrics.decode()
+    # the last step installed a new version: wait (bounded) until every worker serves it, since
+    # on a loaded host a reload can finish after the load stopped
+    wanted = json.loads((bundle / "manifest.json").read_text())["version"]
+    deadline = time.monotonic() + 60
+    while True:
+        _, metrics = server.get("/metrics")
+        text = metrics.decode()
+        versions = re.findall(_MODEL_INFO, text, re.M)
+        if set(versions) == {wanted} or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     refused = re.search(r"^tierwise_model_load_failures_total (\S+)$", text, re.M)
-    versions = re.findall(r'^tierwise_model_info\{[^}]*version="([^"]+)"[^}]*\} 1\.0$', text, re.M)
     return {
         "requests": load.sent,
         "failed": load.sent - load.statuses.get("200", 0),

@@ -12,6 +12,14 @@ shown head + tail when long, plus a key map back to (package, version, path, ind
 the heads what they do not know yet:
 
     python scripts/make_label_pool.py --out /tmp/pool --purpose active --bundle models/default
+
+`--purpose rare` searches every unlabelled ShareGPT turn for the two intents the sources hold
+least of (`classify`, `review_policy`) with narrow cues on the instruction part (head and tail),
+half the rows each. Cue hits are candidates, not labels: many turn out `chat` or `plan` when read.
+Labelled rows are split between the development set and gold by their text's hash
+(`scripts/merge_labels.py --split-dev`), so both sets gain rare-intent rows:
+
+    python scripts/make_label_pool.py --out /tmp/pool --purpose rare --n 1200
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ BUCKETS = {
     "plan": r"\b(plan|itinerary|schedule|roadmap|strategy|step[- ]by[- ]step|solve|calculate|how many|probability|puzzle|riddle|prove)",
     "generate_code": r"(```|\bdef |\bfunction\b|\bpython\b|\bjavascript\b|\bsql\b|\bregex|\bbash\b|\bcode\b|\bclass \w+|\bjava\b|react|typescript)",
     "review_policy": r"\b(complian|gdpr|hipaa|policy|policies|regulat|terms of service|guideline|violat|legal(ly)?|contract|clause|license)",
+}
+RARE = {  # narrow: the words of a request *for* that task, in its instruction part
+    "classify": r"\b(classif(y|ies)|categori[sz]e|sentiment|which (category|class|label)|label (each|the following|these|them)|tag (each|these|the following)|is (this|the following) (email|message|review|text|sentence|tweet|comment)s? (spam|positive|negative|toxic))",
+    "review_policy": r"\b(complian(t|ce)|gdpr|hipaa|ccpa|coppa|pci[- ]dss|violat(e|es|ing|ion)|against (the|our|your|their) (policy|policies|rules|guidelines|terms)|terms of (service|use)|content policy|acceptable use|(is|are) (this|it|that|these) (legal|allowed|permitted|compliant)|(review|check|audit) (this|the|our|my) (contract|policy|clause|agreement|privacy)|license (compatib|terms))",
 }
 # dev: rows per source (sharegpt per bucket, plus an unbucketed share)
 DEV_PLAN = {
@@ -87,10 +99,35 @@ def active_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Ra
     return chosen
 
 
+def rare_draw(by_source: dict[str, list], n: int, rng: random.Random) -> list:
+    """Unlabelled ShareGPT texts whose instruction part carries a narrow cue for a rare intent."""
+    from data.corpora.labelled import load_corpus
+
+    corpus = load_corpus()
+    labelled = {normalise(r.item.text) for r in (*corpus.dev, *corpus.gold)}
+    cues = {name: re.compile(rx) for name, rx in RARE.items()}
+    found: dict[str, list] = {name: [] for name in RARE}
+    for source in ("sharegpt", "sharegpt_turns"):
+        for item in by_source.get(source, []):
+            if not 20 <= len(item.text) <= 6000 or normalise(item.text) in labelled:
+                continue
+            low = item.text.lower()
+            ask = low if len(low) <= 700 else low[:400] + "\n" + low[-300:]
+            for name, cue in cues.items():
+                if cue.search(ask):
+                    found[name].append(item)
+                    break
+    chosen = []
+    for rows in found.values():
+        rng.shuffle(rows)
+        chosen += rows[: n // len(found)]
+    return chosen
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--purpose", choices=["dev", "gold", "active"], required=True)
+    ap.add_argument("--purpose", choices=["dev", "gold", "active", "rare"], required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--exclude", type=Path, nargs="*", default=[], help="keymaps already drawn")
     ap.add_argument("--n", type=int, default=900, help="gold: rows to draw")
@@ -121,6 +158,8 @@ def main() -> int:
             chosen += groups.get(name, [])[:n]
     elif args.purpose == "active":
         chosen = active_draw(args.bundle, by_source, args.n, rng)
+    elif args.purpose == "rare":
+        chosen = rare_draw(by_source, args.n, rng)
     else:
         share = by_source["sharegpt"]
         rng.shuffle(share)
@@ -134,7 +173,7 @@ def main() -> int:
             chosen += rng.sample(by_source[source], min(40, len(by_source[source])))
     rng.shuffle(chosen)
     args.out.mkdir(parents=True, exist_ok=True)
-    prefix = {"dev": "d", "gold": "g", "active": "a"}[args.purpose]
+    prefix = {"dev": "d", "gold": "g", "active": "a", "rare": "r"}[args.purpose]
     keymap = (args.out / "keymap.jsonl").open("w")
     size = -(-len(chosen) // args.batches)
     for b in range(args.batches):

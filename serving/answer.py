@@ -73,6 +73,9 @@ class Reply(NamedTuple):
     notes: tuple[str, ...]
     context_chars: int
     cached: bool
+    prompt_id: str | None = None
+    conversation_id: str | None = None
+    key_kind: str = "request"  # what the assignment was keyed by: user, conversation, request
 
 
 def _route(decision: RouteDecision) -> dict[str, Any]:
@@ -125,8 +128,20 @@ def render(reply: Reply) -> dict[str, Any]:
     }
 
 
-def log_record(reply: Reply, text: str, *, mode: str, switches_version: int) -> dict[str, Any]:
-    """The schema-v1 decision record of a served reply (serving.decision_log queues it)."""
+def log_record(
+    reply: Reply,
+    text: str,
+    *,
+    mode: str,
+    switches_version: int,
+    versions: tuple[str | None, str | None] = (None, None),
+    share: float | None = None,
+) -> dict[str, Any]:
+    """The schema-v1 decision record of a served reply (serving.decision_log queues it).
+
+    `meta.experiment` joins the prompt to what served it: policy, arm, model version, contracts
+    and routing-table versions (`versions`), the feature's learned share and the assignment key.
+    """
     answer, served, arm = reply.answer, reply.served, reply.assignment.arm
     propensity = 1.0
     if arm is not None:
@@ -159,6 +174,19 @@ def log_record(reply: Reply, text: str, *, mode: str, switches_version: int) -> 
         meta["arm_probability"] = reply.assignment.arm_probability
     if reply.shadow is not None:
         meta["shadow"] = shadow_meta(reply.shadow, served.tier)
+    if reply.conversation_id is not None:
+        meta["conversation_id"] = reply.conversation_id
+    meta["experiment"] = {
+        "policy": served.policy,
+        "arm": arm,
+        "mode": mode,
+        "model_version": answer.provenance.model_version,
+        "bundle_hash": answer.provenance.bundle_hash,
+        "contracts_version": versions[0],
+        "routing_table_version": versions[1],
+        "learned_share": share,
+        "assignment_key": reply.key_kind,
+    }
     return decision_record(
         request_id=reply.request_id,
         feature=reply.feature,
@@ -168,4 +196,5 @@ def log_record(reply: Reply, text: str, *, mode: str, switches_version: int) -> 
         propensity=propensity,
         model_version=answer.provenance.model_version,
         meta=meta,
+        prompt_id=reply.prompt_id,
     )

@@ -23,6 +23,7 @@ from classifier import guard_text
 from serving import gctune, multiproc
 from serving.cache import DecisionCache
 from serving.errors import install_handlers
+from serving.label_schema import constrain_labels
 from serving.metrics import Metrics
 from serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from serving.model_store import ModelStore
@@ -57,6 +58,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             interval_s=settings.reload_interval_s,
             retry_base_s=settings.reload_retry_base_s,
             retry_max_s=settings.reload_retry_max_s,
+            taxonomy=state.service.contracts.taxonomy,
+            contracts_source=state.service.contracts.source,
         )
         await anyio.to_thread.run_sync(state.reloader.check)
         if state.store.current is None and settings.require_model:
@@ -84,14 +87,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def follow(state: ServingState) -> None:
     """What other workers changed, this one follows: the switches file, checked a few times a
-    second (one `stat`), applied on the event loop so that it lands between two requests; and
-    with several workers, this worker's counters published for `/metrics`."""
+    second (one `stat`), applied on the event loop so that it lands between two requests; the
+    escalated conversations (serving/conversations.py); and with several workers, this
+    worker's counters published for `/metrics`."""
     interval = state.settings.sync_interval_s
     while True:
         await asyncio.sleep(interval)
         try:
             if state.board is not None:
                 state.board.sync()
+            state.service.floors.sync()  # escalated conversations joined by other workers
             state.metrics.publish()
         except Exception:  # never let the follower die: the next tick tries again
             log.exception("could not follow the shared switches or publish metrics")
@@ -156,6 +161,7 @@ def _document_bodies(app: FastAPI) -> None:
                 json_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(json_schema.pop("$defs", {}))
                 components[model.__name__] = json_schema
+            constrain_labels(components, app.state.tierwise.service.contracts.taxonomy)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -92,6 +92,7 @@ def decision_record(
     model_version: str | None,
     meta: dict[str, Any],
     ts: float | None = None,
+    prompt_id: str | None = None,
 ) -> dict[str, Any]:
     """A schema-v1 LogRecord as a plain dict (no validation on the hot path; tests ingest it).
 
@@ -106,7 +107,7 @@ def decision_record(
         "ts": rfc3339(time.time() if ts is None else ts),
         "feature": feature or "default",
         "text": text,
-        "prompt_id": None,
+        "prompt_id": prompt_id,
         "route": {
             "policy": served.policy,
             "variant": variant,

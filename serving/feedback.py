@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -33,7 +34,8 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
-from classifier.logschema import LogRecord
+from classifier.logschema import CORRECTION_WINDOW_S, LogRecord
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy, Tier
 from serving.decision_log import DecisionLog, rfc3339
 from serving.errors import ApiError
 from serving.jsonl import JsonlWriter
@@ -61,12 +63,18 @@ class FeedbackRecorder:
         rate_limit: str = "6000/minute",
         max_queue_bytes: int = 64 << 20,
         rotate_bytes: int = 0,
+        on_escalation: Callable[[str, Tier], None] | None = None,
+        feature_label: Callable[[str | None], str] = lambda _: "unknown",
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     ) -> None:
+        self.taxonomy = taxonomy  # the contracts': what tiers and labels feedback may name
         self.decisions = decisions
         self.metrics = metrics
         # Told (tier of the first attempt, whether it failed) per outcome: the drift monitor.
         self.on_outcome: Callable[[str, bool], None] | None = None
         self.callers = dict(callers)
+        self.on_escalation = on_escalation  # conversation id, highest tier it escalated to
+        self.feature_label = feature_label
         folder = decisions.dir
 
         def writer(name: str) -> JsonlWriter:
@@ -144,14 +152,30 @@ class FeedbackRecorder:
             if result["status"] in ("recorded", "unmatched"):
                 if self.on_outcome is not None:
                     self.on_outcome(outcome.attempts[0].tier, not outcome.attempts[0].ok)
-                for escalation in outcome.escalations:
-                    self.metrics.escalations.labels(escalation.from_tier, escalation.to).inc()
+                self._observe(outcome, self.decisions.recent.get(outcome.request_id))
         for event, result in zip(request.corrections, correction_results, strict=True):
+            base = self.decisions.recent.get(event.request_id)
             if result["status"] == "recorded":
-                self.metrics.corrections.labels(event.kind).inc()
-            result["known"] = event.request_id in self.decisions.recent
+                self.metrics.corrections.labels(event.kind, _within(event.ts, base)).inc()
+            result["known"] = base is not None
         self._raise_if_lost(outcome_results, correction_results)
         return {"outcomes": outcome_results, "corrections": correction_results}
+
+    def _observe(self, outcome: OutcomeIn, base: dict[str, Any] | None) -> None:
+        """Metrics of one kept outcome, and its conversation's floor when it escalated."""
+        metrics = self.metrics
+        feature = self.feature_label(base["feature"] if base is not None else None)
+        for attempt in outcome.attempts:
+            metrics.attempt_latency.labels(attempt.tier, feature).observe(attempt.latency_ms / 1e3)
+        if not outcome.escalations:
+            return
+        for escalation in outcome.escalations:
+            cause = metrics.cause_label(escalation.cause)
+            metrics.escalations.labels(escalation.from_tier, escalation.to, cause).inc()
+        conversation = base["meta"].get("conversation_id") if base is not None else None
+        if conversation is not None and self.on_escalation is not None:
+            top = max((e.to for e in outcome.escalations), key=self.taxonomy.tier_rank.__getitem__)
+            self.on_escalation(conversation, top)
 
     def _once(self, outcomes: list[OutcomeIn]) -> list[OutcomeIn]:
         ids = [o.request_id for o in outcomes]
@@ -290,7 +314,9 @@ class FeedbackRecorder:
             },  # fmt: skip
         }
         try:
-            LogRecord.model_validate_json(orjson.dumps(record), strict=True)
+            LogRecord.model_validate_json(
+                orjson.dumps(record), strict=True, context={"taxonomy": self.taxonomy}
+            )
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -301,6 +327,15 @@ class FeedbackRecorder:
                 f"({where}: {first['msg']}); nothing in this call was recorded",
             ) from exc
         return record
+
+
+def _within(ts: datetime, base: dict[str, Any] | None) -> str:
+    """Whether a correction came within 300 s of its decision (it then counts as a failure
+    of the served tier in training): `true`, `false`, or `unknown` (decision not in memory)."""
+    if base is None:
+        return "unknown"
+    delay = (ts - datetime.fromisoformat(base["ts"])).total_seconds()
+    return "true" if 0.0 <= delay <= CORRECTION_WINDOW_S else "false"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,9 @@ class ClassifyInput:
     feature: str | None
     request_id: str | None
     context_chars: int
+    prompt_id: str | None = None
+    conversation_id: str | None = None
+    user_id: str | None = None
 
 
 def read_json(body: bytes) -> Any:
@@ -100,6 +103,9 @@ def _as_input(
         feature=request.feature if request.feature is not None else default_feature,
         request_id=request.request_id,
         context_chars=context_chars,
+        prompt_id=request.prompt_id,
+        conversation_id=request.conversation_id,
+        user_id=request.user_id,
     )
 
 

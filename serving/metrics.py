@@ -21,11 +21,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from serving import multiproc
+from serving.rollout_metrics import FloorCollector, RolloutCollector
 
 if TYPE_CHECKING:
     from classifier.switches import Switches
     from serving.cache import DecisionCache
+    from serving.conversations import ConversationFloors
     from serving.drift import DriftMonitor
+    from serving.experiment import Experiment
     from serving.jsonl import JsonlWriter
     from serving.model_store import LoadedModel
     from serving.offload import Offloader
@@ -47,6 +50,11 @@ _LATENCY_BUCKETS = (
     0.5,
     1.0,
 )
+
+
+# What a router's calls to a tier take (reported via /feedback): tens of ms to a minute.
+_ATTEMPT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+_MAX_CAUSES = 32
 
 
 class Metrics:
@@ -130,16 +138,42 @@ class Metrics:
         )
         self.escalations = Counter(
             "tierwise_escalations",
-            "escalations reported via POST /feedback",
-            ["from_tier", "to_tier"],
+            "escalations reported via POST /feedback, by cause (the first 32 causes seen; "
+            "later ones count as `other`)",
+            ["from_tier", "to_tier", "cause"],
             registry=r,
         )
         self.corrections = Counter(
             "tierwise_corrections",
-            "correction events reported via POST /feedback",
-            ["kind"],
+            "correction events reported via POST /feedback; within_5m: within 300 s of the "
+            "decision (true/false), or `unknown` when the decision is not in memory",
+            ["kind", "within_5m"],
             registry=r,
         )
+        self.classify_latency = Histogram(
+            "tierwise_classify_duration_seconds",
+            "time to decide one route in the service (cache, model, policies), by served tier "
+            "and feature",
+            ["tier", "feature"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.attempt_latency = Histogram(
+            "tierwise_attempt_latency_seconds",
+            "latency of the router's calls to a tier, reported via POST /feedback, by tier and "
+            "feature",
+            ["tier", "feature"],
+            buckets=_ATTEMPT_BUCKETS,
+            registry=r,
+        )
+        self.guard_activations = Counter(
+            "tierwise_guard_activations",
+            "served decisions on which a safety guard fired, by flag (pii, forbidden_advice, "
+            "regulated_language) and feature",
+            ["flag", "feature"],
+            registry=r,
+        )
+        self._causes: set[str] = set()
         self.feedback_refused = Counter(
             "tierwise_feedback_refused",
             "POST /feedback calls refused, by error code (unauthorized, rate_limited, ...)",
@@ -157,6 +191,27 @@ class Metrics:
             self.publisher.add_local(collector)
         else:
             self.registry.register(collector)
+
+    def bind_rollout(
+        self, experiment: Callable[[], Experiment], floors: ConversationFloors
+    ) -> None:
+        """Rollout shares and shadow rate (from the answering worker, like the switches) and
+        the escalated conversations held (summed over workers)."""
+        collector = RolloutCollector(experiment)
+        if self.publisher is not None:
+            self.publisher.add_local(collector)
+        else:
+            self.registry.register(collector)
+        self._per_process(FloorCollector(floors))
+
+    def cause_label(self, cause: str) -> str:
+        """Escalation causes come from clients: keep the first few, so the set stays bounded."""
+        if cause in self._causes:
+            return cause
+        if len(self._causes) < _MAX_CAUSES and len(cause) <= 40:
+            self._causes.add(cause)
+            return cause
+        return "other"
 
     def bind_drift(self, monitor: DriftMonitor) -> None:
         """`tierwise_drift_*`, computed from the monitor's window at scrape time."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.errors import BundleError
-from classifier.taxonomy import INTENTS, RISKS, TAXONOMY_VERSION, TIERS
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy, require_same
 
 if TYPE_CHECKING:
     from classifier.runtime import Classifier
@@ -51,21 +51,24 @@ def _manifest_get(manifest: Any, key: str, default: Any = None) -> Any:
     return getattr(manifest, key, default)
 
 
-def _labels_of(manifest: Any) -> dict[str, tuple[str, ...]]:
-    labels = _manifest_get(manifest, "labels") or {}
-    if not isinstance(labels, dict):
-        labels = {}
-    return {
-        "intent": tuple(labels.get("intent", INTENTS)),
-        "risk": tuple(labels.get("risk", RISKS)),
-        "tier": tuple(labels.get("tier", labels.get("tier_ok", TIERS))),
-    }
+def _labels_of(taxonomy: Taxonomy) -> dict[str, tuple[str, ...]]:
+    return {"intent": taxonomy.intents, "risk": taxonomy.risks, "tier": taxonomy.tiers}
 
 
 def load_bundle(
-    bundle_dir: Path, *, intra_op_threads: int, warmup: int, source: str
+    bundle_dir: Path,
+    *,
+    intra_op_threads: int,
+    warmup: int,
+    source: str,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    contracts_source: str = "the packaged contracts",
 ) -> LoadedModel:
-    """Load, check and warm a bundle; raises BundleError (never half-loads) when it is unusable."""
+    """Load, check and warm a bundle; raises BundleError (never half-loads) when it is unusable.
+
+    `taxonomy` is the contracts' one: a bundle that speaks another is refused, naming the labels
+    that differ, so that a decision never meets a label its contracts do not know.
+    """
     from classifier.runtime import Classifier
 
     if not (bundle_dir / "manifest.json").is_file():
@@ -82,12 +85,10 @@ def load_bundle(
             f"bundle at {bundle_dir} failed to load: {type(exc).__name__}: {exc}"
         ) from exc
     manifest = classifier.manifest
-    taxonomy = str(_manifest_get(manifest, "taxonomy_version", TAXONOMY_VERSION))
-    if taxonomy != TAXONOMY_VERSION:
-        raise BundleError(
-            f"bundle at {bundle_dir} speaks taxonomy {taxonomy}, this server speaks "
-            f"{TAXONOMY_VERSION}; upgrade tierwise or re-export the bundle"
-        )
+    require_same(
+        classifier.taxonomy, taxonomy, bundle_source=str(bundle_dir),
+        contracts_source=contracts_source,
+    )  # fmt: skip
     try:
         for index in range(warmup):
             classifier.classify(_WARMUP_TEXTS[index % len(_WARMUP_TEXTS)])
@@ -101,9 +102,9 @@ def load_bundle(
         name=str(_manifest_get(manifest, "name", "tierwise")),
         version=str(classifier.model_version),
         bundle_hash=str(classifier.bundle_hash),
-        taxonomy_version=taxonomy,
+        taxonomy_version=classifier.taxonomy_version,
         source=source,
-        labels=_labels_of(manifest),
+        labels=_labels_of(classifier.taxonomy),
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from classifier.errors import ClassifierError
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from serving.model_store import ModelStore, load_bundle
 from serving.sources import BundleSource
 
@@ -52,7 +53,11 @@ class Reloader:
         retry_base_s: float = 1.0,
         retry_max_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+        contracts_source: str = "the packaged contracts",
     ) -> None:
+        self.taxonomy = taxonomy  # the contracts': a bundle speaking another is refused
+        self.contracts_source = contracts_source
         self.store = store
         self.source = source
         self.metrics = metrics
@@ -94,6 +99,8 @@ class Reloader:
                 intra_op_threads=self.intra_op_threads,
                 warmup=self.warmup,
                 source=self.source.description,
+                taxonomy=self.taxonomy,
+                contracts_source=self.contracts_source,
             )
         except Exception as exc:  # a broken bundle, a disk or a registry error: all retried
             self._failed(signature, exc)

@@ -6,7 +6,8 @@ Requests are validated with these models after the body has been read and decode
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,9 +27,9 @@ from classifier.logschema import (
     NonEmptyId,
     SafetyFlag,
 )
-from classifier.taxonomy import Tier
 
 _FEATURE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+_PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}@[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 
 
 class ContentPart(BaseModel):
@@ -94,6 +95,34 @@ class ClassifyRequest(BaseModel):
     request_id: StrictStr | None = Field(
         default=None, max_length=128, description="echoed back; generated when absent"
     )
+    prompt_id: StrictStr | None = Field(
+        default=None,
+        max_length=160,
+        description="the prompt (template) and its version, `name@version`, e.g. "
+        "`support_reply@v3`; logged and joined to the experiment and KPIs",
+    )
+    conversation_id: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="keeps a conversation on one policy, and at its escalated tier",
+    )
+    user_id: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="keeps a user on one policy (wins over conversation_id for the split)",
+    )
+
+    @field_validator("prompt_id")
+    @classmethod
+    def _versioned_prompt(cls, value: str | None) -> str | None:
+        if value is not None and _PROMPT_ID.fullmatch(value) is None:
+            raise ValueError(
+                f"prompt_id {value[:80]!r} is not `name@version`; send e.g. support_reply@v3 "
+                "(letters, digits and _.:/- in the name, letters, digits and _.- in the version)"
+            )
+        return value
 
     @field_validator("text")
     @classmethod
@@ -326,6 +355,9 @@ def _no_by(data: Any) -> Any:
     return data
 
 
+Share = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+
+
 class ExperimentSettings(BaseModel):
     """Policy mode at run time; a key left out keeps its value (PATCH) or its TIERWISE_ default."""
 
@@ -333,7 +365,18 @@ class ExperimentSettings(BaseModel):
 
     mode: Literal["learned", "rules", "shadow", "ab"] | None = None
     shadow_serve: Literal["learned", "rules"] | None = None
-    ab_learned_share: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
+    ab_learned_share: Share | None = None
+    feature_shares: dict[str, Share | None] | None = Field(
+        default=None,
+        description="ab mode: feature (or '*') -> share of units on `learned`; null removes the "
+        "feature's own share (it takes ab_learned_share again)",
+    )
+    shadow_rate: Share | None = Field(
+        default=None, description="share of units whose other policy is logged as the shadow"
+    )
+    sticky_escalation: StrictBool | None = Field(
+        default=None, description="escalated conversations keep their tier for the next turns"
+    )
 
 
 class SwitchesPatch(BaseModel):
@@ -345,7 +388,7 @@ class SwitchesPatch(BaseModel):
     kill: dict[str, StrictBool] = Field(
         default_factory=dict, description="feature (or '*') -> on/off"
     )
-    caps: dict[str, Tier | None] = Field(
+    caps: dict[str, StrictStr | None] = Field(
         default_factory=dict, description="feature (or '*') -> max tier, or null to lift"
     )
     experiment: ExperimentSettings | None = Field(
@@ -364,7 +407,7 @@ class SwitchesPut(BaseModel):
 
     force_mini: StrictBool = False
     killed: list[StrictStr] = Field(default_factory=list)
-    caps: dict[str, Tier] = Field(default_factory=dict)
+    caps: dict[str, StrictStr] = Field(default_factory=dict, description="feature -> max tier")
     experiment: ExperimentSettings | None = None
     note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")
 

@@ -6,7 +6,7 @@ Validated once at start-up, so a typo in a deployment fails before the first req
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from limits import parse as parse_rate
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -169,6 +169,29 @@ class ServingSettings(BaseSettings):
         default=0.5, ge=0.0, le=1.0, description="in ab mode, share of request ids on `learned`"
     )
     ab_salt: str = Field(default="", description="changes the split: a new salt, a new draw")
+    ab_feature_shares: dict[str, Annotated[float, Field(ge=0.0, le=1.0, strict=True)]] = Field(
+        default_factory=dict,
+        description="in ab mode, per-feature share of units on `learned` (JSON, feature -> 0-1); "
+        "a feature not listed takes TIERWISE_AB_LEARNED_SHARE",
+    )
+    shadow_rate: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="share of units whose other policy is decided and logged as the shadow "
+        "(default: 1 in shadow mode, 0 otherwise)",
+    )
+    sticky_escalation: bool = Field(
+        default=True,
+        description="a conversation escalated via /feedback stays at least at that tier for its "
+        "next turns (needs `conversation_id` on /classify)",
+    )
+    conversation_ttl_s: float = Field(
+        default=3600.0, gt=0.0, description="how long an escalated conversation keeps its floor"
+    )
+    conversation_max: int = Field(
+        default=100_000, ge=1, description="escalated conversations remembered per worker"
+    )
     rules_path: Path | None = Field(
         default=None, description="rule router YAML for the rules policy (default: packaged)"
     )

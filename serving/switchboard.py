@@ -37,7 +37,7 @@ from classifier.errors import ConfigError, InputError
 from classifier.switches import ALL_FEATURES, Switches, SwitchState
 from serving.decision_log import rfc3339
 from serving.errors import ApiError
-from serving.experiment import Experiment
+from serving.experiment import Experiment, from_override, from_settings, merge_override
 from serving.service import ClassifyService
 from serving.settings import ServingSettings
 
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 audit_log = logging.getLogger("tierwise.audit")
 
 FORMAT = 1
-_EXPERIMENT_KEYS = ("mode", "shadow_serve", "ab_learned_share")
 _LOCK_TIMEOUT_S = 10.0
 
 Signature = tuple[int, int, int]  # inode, mtime_ns, size: a save is a rename, so a new inode
@@ -198,11 +197,16 @@ class SwitchBoard:
     def _install(
         self, state: SwitchState, override: dict[str, Any] | None, experiment: Experiment | None
     ) -> None:
-        self.service.switches = Switches(state)
+        self.service.switches = Switches(state, tiers=self._tiers)
         if experiment is not None:
             self.service.ensure_rules(experiment)
         self.service.experiment = experiment if experiment is not None else self._configured()
         self.override = override
+
+    @property
+    def _tiers(self) -> tuple[str, ...]:
+        """What a cap may name: the contracts' taxonomy's tiers."""
+        return self.service.contracts.taxonomy.tiers
 
     def _install_residency(self, residency: dict[str, Any] | None) -> None:
         """Apply a saved residency override (ConfigError: the file's override is invalid)."""
@@ -218,7 +222,9 @@ class SwitchBoard:
         )
 
     def _state_from(self, raw: dict[str, Any]) -> SwitchState:
-        scratch = Switches()  # validates names, tiers and booleans the way updates do
+        scratch = Switches(
+            tiers=self._tiers
+        )  # validates names, tiers and booleans the way updates do
         killed = raw.get("killed") or []
         checked = scratch.update(
             force_mini=raw.get("force_mini", False),
@@ -259,7 +265,7 @@ class SwitchBoard:
             self._sync_locked()  # build on what another worker may have saved meanwhile
             self._check_features(names)
             before = self.snapshot()
-            scratch = Switches(self.service.switches.state)
+            scratch = Switches(self.service.switches.state, tiers=self._tiers)
             try:
                 state = scratch.update(
                     force_mini=change.force_mini, kill=change.kill, caps=change.caps, by=actor
@@ -365,34 +371,14 @@ class SwitchBoard:
         return sorted({n for n in names if n != ALL_FEATURES and n not in known})
 
     def _configured(self) -> Experiment:
-        s = self.settings
-        return Experiment(s.policy_mode, shadow_serve=s.shadow_serve,
-                          learned_share=s.ab_learned_share, salt=s.ab_salt)  # fmt: skip
+        return from_settings(self.settings)
 
     def _new_override(self, change: Change) -> dict[str, Any] | None:
-        if change.reset_experiment:
-            base: dict[str, Any] | None = None
-        else:
-            base = self.override
-        if not change.experiment:
-            return base
-        s = self.settings
-        merged = base or {"mode": s.policy_mode, "shadow_serve": s.shadow_serve,
-                          "ab_learned_share": s.ab_learned_share}  # fmt: skip
-        return {**merged, **{k: v for k, v in change.experiment.items() if v is not None}}
+        base = None if change.reset_experiment else self.override
+        return merge_override(base, change.experiment, self.settings)
 
     def _experiment(self, override: dict[str, Any] | None) -> Experiment | None:
-        if override is None:
-            return None
-        unknown = set(override) - set(_EXPERIMENT_KEYS)
-        if unknown:
-            raise ValueError(f"unknown experiment keys {sorted(unknown)}")
-        return Experiment(
-            override["mode"],
-            shadow_serve=override["shadow_serve"],
-            learned_share=float(override["ab_learned_share"]),
-            salt=self.settings.ab_salt,
-        )
+        return from_override(override, self.settings)
 
     # files ----------------------------------------------------------------------------------
 

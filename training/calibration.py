@@ -189,9 +189,10 @@ def calibrate_heads(
         ("intent", heads.intent_, np.asarray(intent)),
         ("risk", heads.risk_, np.asarray(risk)),
     ]
+    names = ("nano", "mini", "full") if len(heads.tiers_) == 3 else range(len(heads.tiers_))
     targets += [
         (f"tier_ok_{name}", fit, np.asarray(tier_ok)[:, t])
-        for t, (name, fit) in enumerate(zip(("nano", "mini", "full"), heads.tiers_, strict=False))
+        for t, (name, fit) in enumerate(zip(names, heads.tiers_, strict=True))
     ]  # no per-tier heads when the tier head is ordinal
     ordinal_fit = getattr(heads, "tier_ordinal_", None)
     if ordinal_fit is not None:  # one Platt fold for all tiers keeps the model monotone

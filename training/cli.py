@@ -131,6 +131,12 @@ def _run_train(args: argparse.Namespace) -> int:
                     "pass --logs FILE... (and --corrections), or --build-default to "
                     "train on generated logs"
                 )
+            if cfg.taxonomy is not None:  # the simulator writes the default labels only
+                return _fail(
+                    f"--build-default generates logs in the default taxonomy, but the config "
+                    f"names taxonomy {cfg.taxonomy}; pass --logs in that taxonomy's labels "
+                    "(docs/taxonomy.md)"
+                )
             log_path, corr_path, truth_path = default_logs(
                 args.work_dir, cfg.generate.n, cfg.generate.seed
             )

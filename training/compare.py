@@ -110,7 +110,8 @@ def compare_teacher(
     heads_sample = _fit(cfg, X_student[train_rows], train_data)
 
     out = Comparison(sizes={"train_sample": len(train_rows)})
-    kw = {"tier_threshold": cfg.evaluate.tier_threshold, "n_bins": cfg.calibration.n_bins}
+    kw = {"tier_threshold": cfg.evaluate.tier_threshold, "n_bins": cfg.calibration.n_bins,
+          "taxonomy": cfg.label_taxonomy()}  # fmt: skip
     for name, (idx, labels) in eval_sets.items():
         pick = samples[name]
         rows = idx[pick]

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from classifier.errors import ConfigError
+from classifier.taxonomy import Taxonomy, load_taxonomy
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 
@@ -138,6 +139,9 @@ class RealTextConfig(_Section):
 
 
 class TrainConfig(_Section):
+    # A taxonomy YAML file (classifier.taxonomy; path relative to the working directory), or
+    # null for the default seven intents, three risks and three tiers.
+    taxonomy: str | None = None
     data: DataConfig = DataConfig()
     generate: GenerateConfig = GenerateConfig()
     embed: EmbedConfig = EmbedConfig()
@@ -157,7 +161,27 @@ class TrainConfig(_Section):
         return dict(_flatten(self.to_dict()))
 
     def hgb_params(self) -> dict[str, Any]:
-        return self.heads.model_dump()
+        """TierwiseHeads arguments: the `heads` section plus the taxonomy's head widths."""
+        taxonomy = self.label_taxonomy()
+        return self.heads.model_dump() | {
+            "n_intents": len(taxonomy.intents),
+            "n_risks": len(taxonomy.risks),
+            "n_tiers": len(taxonomy.tiers),
+        }
+
+    def label_taxonomy(self) -> Taxonomy:
+        """The labels this run trains (validated when the config is loaded)."""
+        return load_taxonomy(self.taxonomy)
+
+    def check_taxonomy(self, source: Path) -> None:
+        """Load the taxonomy now, so that a bad file fails before any training work."""
+        taxonomy = self.label_taxonomy()
+        if not taxonomy.is_default and self.realtext.enabled:
+            raise ConfigError(
+                f"{source}: realtext.enabled: the real-text rows are labelled with the default "
+                f"taxonomy, this run trains taxonomy {taxonomy.version!r} ({self.taxonomy}); "
+                "set realtext.enabled=false"
+            )
 
 
 def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> TrainConfig:
@@ -172,7 +196,7 @@ def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> Trai
     for override in overrides:
         apply_override(raw, override)
     try:
-        return TrainConfig.model_validate(raw)
+        config = TrainConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
@@ -181,6 +205,8 @@ def load_config(path: Path | None = None, overrides: Iterable[str] = ()) -> Trai
             f"invalid training config ({source}, overrides {list(overrides)}): {problems}. "
             f"See {DEFAULTS_PATH} for the keys and their meaning."
         ) from exc
+    config.check_taxonomy(source)
+    return config
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:

@@ -19,7 +19,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from classifier.taxonomy import INTENTS, RISKS, TIERS
+from classifier.taxonomy import DEFAULT_TAXONOMY, INTENTS, RISKS, TIERS, Taxonomy
 from training.calibration import binary_reliability, multiclass_reliability
 
 HEAD_LABELS: dict[str, tuple[str, ...]] = {"intent": INTENTS, "risk": RISKS, "tier": TIERS}
@@ -112,32 +112,46 @@ def evaluate_probs(
     *,
     tier_threshold: float = 0.5,
     n_bins: int = 15,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
 ) -> Evaluation:
-    """Score `probs` ({"intent": [N,7], "risk": [N,3], "tier_ok": [N,3]}) against labels."""
+    """Score `probs` ({"intent": [N,7], "risk": [N,3], "tier_ok": [N,3]} for the default
+    taxonomy, one column per label of `taxonomy`) against labels."""
+    names = {"intent": taxonomy.intents, "risk": taxonomy.risks, "tier": taxonomy.tiers}
     heads = {
-        "intent": _head_report("intent", probs["intent"], np.asarray(intent), n_bins),
-        "risk": _head_report("risk", probs["risk"], np.asarray(risk), n_bins),
+        "intent": _head_report("intent", probs["intent"], np.asarray(intent), n_bins, names),
+        "risk": _head_report("risk", probs["risk"], np.asarray(risk), n_bins, names),
     }
     p_ok = np.asarray(probs["tier_ok"], dtype=np.float64)
     tier_true = smallest_viable_truth(tier_ok)
     tier_pred = smallest_viable_pred(p_ok, tier_threshold)
-    heads["tier"] = _label_report("tier", tier_pred, tier_true, None, n_bins)
+    heads["tier"] = _label_report("tier", tier_pred, tier_true, None, n_bins, names)
     tier_reports = {
         tier: _tier_ok_report(tier, p_ok[:, t], np.asarray(tier_ok)[:, t], n_bins)
-        for t, tier in enumerate(TIERS)
+        for t, tier in enumerate(taxonomy.tiers)
     }
     return Evaluation(name, heads, tier_reports)
 
 
-def _head_report(head: str, proba: np.ndarray, y: np.ndarray, n_bins: int) -> HeadReport:
+def _head_report(
+    head: str,
+    proba: np.ndarray,
+    y: np.ndarray,
+    n_bins: int,
+    names: dict[str, tuple[str, ...]] = HEAD_LABELS,
+) -> HeadReport:
     proba = np.asarray(proba, dtype=np.float64)
-    return _label_report(head, proba.argmax(axis=1), y, proba, n_bins)
+    return _label_report(head, proba.argmax(axis=1), y, proba, n_bins, names)
 
 
 def _label_report(
-    head: str, pred: np.ndarray, y: np.ndarray, proba: np.ndarray | None, n_bins: int
+    head: str,
+    pred: np.ndarray,
+    y: np.ndarray,
+    proba: np.ndarray | None,
+    n_bins: int,
+    names: dict[str, tuple[str, ...]] = HEAD_LABELS,
 ) -> HeadReport:
-    labels = HEAD_LABELS[head]
+    labels = names[head]
     known = np.asarray(y) >= 0
     y_k, p_k = np.asarray(y)[known].astype(np.int64), np.asarray(pred)[known].astype(np.int64)
     index = list(range(len(labels)))

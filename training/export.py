@@ -30,7 +30,7 @@ from classifier.bundle import (
     Manifest,
     sha256_file,
 )
-from classifier.taxonomy import INTENTS, RISKS, TAXONOMY_VERSION, TIERS
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from classifier.textwindow import TextWindow
 from training.embed import StaticStudent
 from training.heads import TierwiseHeads
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 _PROTECTED = {
     "format_version",
     "taxonomy_version",
+    "taxonomy",
     "labels",
     "inputs",
     "outputs",
@@ -58,6 +59,7 @@ def build_manifest(
     version: str,
     files: dict[str, str],
     extra_manifest: dict[str, Any] | None = None,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
 ) -> Manifest:
     extra = dict(extra_manifest or {})
     clash = _PROTECTED & extra.keys()
@@ -70,8 +72,9 @@ def build_manifest(
         "name": name,
         "version": version,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "taxonomy_version": TAXONOMY_VERSION,
-        "labels": {"intent": list(INTENTS), "risk": list(RISKS), "tier": list(TIERS)},
+        "taxonomy_version": taxonomy.version,
+        "labels": taxonomy.labels(),
+        "taxonomy": taxonomy.to_dict(),
         "inputs": list(INPUT_NAMES),
         "outputs": dict(zip(HEADS, OUTPUT_NAMES, strict=True)),
         "text_window": student.window.to_dict(),
@@ -128,6 +131,7 @@ def export_bundle(
     version: str = "0",
     extra_manifest: dict[str, Any] | None = None,
     window: TextWindow | None = None,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     reference: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Path:
     """Export `heads` over the student into a verified bundle at `out_dir`; returns out_dir.
@@ -152,6 +156,13 @@ def export_bundle(
             f"heads were fitted on {heads.n_features_in_}-d vectors, the student gives "
             f"{student.feature_dim}-d; train the heads on this student's embeddings"
         )
+    widths = (heads.n_intents, heads.n_risks, heads.n_tiers)
+    wanted = (len(taxonomy.intents), len(taxonomy.risks), len(taxonomy.tiers))
+    if widths != wanted:
+        raise ValueError(
+            f"heads give (intent, risk, tier) widths {widths}, taxonomy {taxonomy.version!r} has "
+            f"{wanted} labels; fit the heads with the taxonomy's label counts"
+        )
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -161,8 +172,9 @@ def export_bundle(
         (staging / TOKENIZER_FILE).write_text(student.encoder.tokenizer.to_str(), encoding="utf-8")
         files = {n: sha256_file(staging / n) for n in (MODEL_FILE, TOKENIZER_FILE)}
         manifest = build_manifest(
-            student, heads, name=name, version=version, files=files, extra_manifest=extra_manifest
-        )
+            student, heads, name=name, version=version, files=files,
+            extra_manifest=extra_manifest, taxonomy=taxonomy,
+        )  # fmt: skip
         (staging / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         from classifier.runtime import Classifier
 

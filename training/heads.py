@@ -87,7 +87,8 @@ def balanced_weights(y: np.ndarray, weights: np.ndarray | None, power: float) ->
 
 
 class TierwiseHeads(BaseEstimator):
-    """Intent (7), risk (3) and tier-viability (3, monotone) heads over fixed embeddings.
+    """Intent, risk and tier-viability (monotone) heads over fixed embeddings; widths are the
+    taxonomy's label counts (default 7, 3, 3; `n_intents`, `n_risks`, `n_tiers`).
 
     Example:
         heads = TierwiseHeads(max_iter=100).fit(X, ts.intent, ts.risk, ts.tier_ok,
@@ -107,6 +108,9 @@ class TierwiseHeads(BaseEstimator):
         n_threads: int | None = 1,
         class_balance: float = 0.0,
         tier_head: str = "per_tier",
+        n_intents: int = len(INTENTS),
+        n_risks: int = len(RISKS),
+        n_tiers: int = len(TIERS),
     ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -118,6 +122,10 @@ class TierwiseHeads(BaseEstimator):
         self.n_threads = n_threads
         self.class_balance = class_balance
         self.tier_head = tier_head
+        # head widths: the taxonomy's label counts (classifier.taxonomy), the default's unless set
+        self.n_intents = n_intents
+        self.n_risks = n_risks
+        self.n_tiers = n_tiers
 
     def _new_model(self, **constraints: object) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
@@ -186,20 +194,20 @@ class TierwiseHeads(BaseEstimator):
         intent = np.asarray(intent)
         risk = np.asarray(risk)
         tier_ok = np.asarray(tier_ok)
-        if tier_ok.shape != (len(X), len(TIERS)):
+        if tier_ok.shape != (len(X), self.n_tiers):
             raise ValueError(
-                f"tier_ok must have shape ({len(X)}, {len(TIERS)}), got {tier_ok.shape}"
+                f"tier_ok must have shape ({len(X)}, {self.n_tiers}), got {tier_ok.shape}"
             )
         self.n_features_in_ = X.shape[1]
         w = None if label_weight is None else np.asarray(label_weight, dtype=np.float64)
         known = intent >= 0
         self.intent_ = self._fit_head(
-            "intent", X[known], intent[known], len(INTENTS),
+            "intent", X[known], intent[known], self.n_intents,
             balanced_weights(intent[known], None if w is None else w[known], self.class_balance),
         )  # fmt: skip
         known = risk >= 0
         self.risk_ = self._fit_head(
-            "risk", X[known], risk[known], len(RISKS),
+            "risk", X[known], risk[known], self.n_risks,
             balanced_weights(risk[known], None if w is None else w[known], self.class_balance),
         )  # fmt: skip
         self.tiers_ = []
@@ -213,11 +221,12 @@ class TierwiseHeads(BaseEstimator):
                 "tier_ok[ordinal]", ordinal.with_tier(X[rows], tiers), labels, 2, weights,
                 **ordinal.constraints(X.shape[1], additive=True),
             )  # fmt: skip
-            self.tier_rows_ = np.bincount(tiers, minlength=len(TIERS)).tolist()
+            self.tier_rows_ = np.bincount(tiers, minlength=self.n_tiers).tolist()
             return self
         if self.tier_head != "per_tier":
             raise ValueError(f"tier_head must be 'per_tier' or 'ordinal', got {self.tier_head!r}")
-        for t, tier in enumerate(TIERS):
+        for t in range(self.n_tiers):
+            tier = TIERS[t] if self.n_tiers == len(TIERS) else str(t)
             observed = tier_ok[:, t] >= 0
             weights = ipw_weights(observed, t, propensity, first_tier, self.propensity_clip)
             fit = self._fit_head(f"tier_ok[{tier}]", X[observed], tier_ok[observed, t], 2, weights)
@@ -233,8 +242,8 @@ class TierwiseHeads(BaseEstimator):
 
     def _tier_raw(self, X: np.ndarray) -> np.ndarray:
         if self.tier_ordinal_ is not None:
-            p_ok = self.tier_ordinal_.predict_proba(ordinal.every_tier(X))[:, 1]
-            return ordinal.unstack(p_ok, len(X))
+            p_ok = self.tier_ordinal_.predict_proba(ordinal.every_tier(X, self.n_tiers))[:, 1]
+            return ordinal.unstack(p_ok, len(X), self.n_tiers)
         return np.column_stack([fit.predict_proba(X)[:, 1] for fit in self.tiers_])
 
     def _predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -260,5 +269,5 @@ class TierwiseHeads(BaseEstimator):
                 total += sum(len(stage) for stage in fit.model._predictors)
         ordinal_fit = getattr(self, "tier_ordinal_", None)
         if ordinal_fit is not None and ordinal_fit.model is not None:  # run once per tier
-            total += len(TIERS) * sum(len(stage) for stage in ordinal_fit.model._predictors)
+            total += self.n_tiers * sum(len(stage) for stage in ordinal_fit.model._predictors)
         return total

@@ -27,7 +27,7 @@ import orjson
 from pydantic import ValidationError
 
 from classifier.logschema import CorrectionEvent, LogRecord
-from classifier.taxonomy import TIERS
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from training.labels import OK, UNKNOWN, TrainingSet, TrainingSetBuilder
 from training.quarantine import QuarantineWriter, reason_for
 from training.readers import DAMAGE_REASONS, RawItem, check_source, iter_raw
@@ -98,8 +98,14 @@ class _Ingestion:
     """One pass over the sources; `records()` yields valid joined records and fills `report`."""
 
     def __init__(
-        self, logs: Sequence[Path], corrections: Sequence[Path], quarantine_path: Path | None
+        self,
+        logs: Sequence[Path],
+        corrections: Sequence[Path],
+        quarantine_path: Path | None,
+        taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     ) -> None:
+        # labels are checked against the training taxonomy (classifier.logschema)
+        self._context = {"taxonomy": taxonomy}
         self.logs = _paths(logs)
         self.corrections = _paths(corrections)
         for path in [*self.logs, *self.corrections]:
@@ -193,7 +199,7 @@ class _Ingestion:
             self._refuse(item, "logs", item.problem.split(":")[0], detail)
             return None
         try:
-            record = LogRecord.model_validate_json(item.data, strict=True)
+            record = LogRecord.model_validate_json(item.data, strict=True, context=self._context)
         except ValidationError as error:
             code, detail = _reason(item.data, error)
             request_id = _best_effort_id(item.data)
@@ -374,11 +380,17 @@ def iter_valid_records(
 
 
 def load_training_set(
-    logs: Sequence[Path], corrections: Sequence[Path] = (), quarantine_path: Path | None = None
+    logs: Sequence[Path],
+    corrections: Sequence[Path] = (),
+    quarantine_path: Path | None = None,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
 ) -> tuple[TrainingSet, IngestReport]:
-    """Stream, validate, join and label the logs; returns the set sorted by ts and the report."""
-    ingestion = _Ingestion(logs, corrections, quarantine_path)
-    builder = TrainingSetBuilder()
+    """Stream, validate, join and label the logs; returns the set sorted by ts and the report.
+
+    Labels and tiers must be `taxonomy`'s (a record with another is quarantined, with the reason).
+    """
+    ingestion = _Ingestion(logs, corrections, quarantine_path, taxonomy)
+    builder = TrainingSetBuilder(taxonomy)
     report = ingestion.report
     for record, ts in ingestion.timed_records():
         labels = builder.add(record, ts)
@@ -393,6 +405,6 @@ def load_training_set(
             "fail": int((data.tier_ok[:, t] == 0).sum()),
             "unknown": int((data.tier_ok[:, t] == UNKNOWN).sum()),
         }
-        for t, tier in enumerate(TIERS)
+        for t, tier in enumerate(taxonomy.tiers)
     }
     return data, report

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from classifier.logschema import CORRECTION_WINDOW_S, LogRecord
-from classifier.taxonomy import INTENTS, RISKS, TIER_RANK, TIERS
+from classifier.taxonomy import DEFAULT_TAXONOMY, INTENTS, RISKS, TIER_RANK, TIERS, Taxonomy
 
 UNKNOWN = -1
 OK, FAIL = 1, 0
@@ -70,10 +70,46 @@ def _resolve(observed: tuple[int, ...]) -> tuple[tuple[int, ...], bool]:
     return tuple(labels), contradicted
 
 
+def resolution_table(n_tiers: int) -> dict[tuple[int, ...], tuple[tuple[int, ...], bool]]:
+    """Every observation pattern of `n_tiers` tiers resolved (3 ** n_tiers entries)."""
+    return {obs: _resolve(obs) for obs in product((UNKNOWN, FAIL, OK), repeat=n_tiers)}
+
+
 # All 27 observation patterns resolved once, so derivation is one dict look-up per record.
-RESOLUTION: dict[tuple[int, ...], tuple[tuple[int, ...], bool]] = {
-    obs: _resolve(obs) for obs in product((UNKNOWN, FAIL, OK), repeat=len(TIERS))
-}
+RESOLUTION = resolution_table(len(TIERS))
+
+
+@dataclass(frozen=True)
+class LabelCodes:
+    """A taxonomy's labels as the numbers training uses (column and class order = the lists)."""
+
+    taxonomy: Taxonomy
+    intent_index: dict[str, int]
+    risk_index: dict[str, int]
+    tier_rank: dict[str, int]
+    high_risk: int  # a compliance failure raises the risk to the highest level
+    resolution: dict[tuple[int, ...], tuple[tuple[int, ...], bool]]
+
+    @classmethod
+    def of(cls, taxonomy: Taxonomy) -> LabelCodes:
+        return cls(
+            taxonomy,
+            {name: i for i, name in enumerate(taxonomy.intents)},
+            {name: i for i, name in enumerate(taxonomy.risks)},
+            dict(taxonomy.tier_rank),
+            len(taxonomy.risks) - 1,
+            RESOLUTION if len(taxonomy.tiers) == len(TIERS) else resolution_table(
+                len(taxonomy.tiers)),
+        )  # fmt: skip
+
+    @property
+    def n_tiers(self) -> int:
+        return len(self.tier_rank)
+
+
+DEFAULT_CODES = LabelCodes(
+    DEFAULT_TAXONOMY, _INTENT_INDEX, _RISK_INDEX, dict(TIER_RANK), HIGH_RISK, RESOLUTION
+)
 
 
 class RecordLabels(NamedTuple):
@@ -117,27 +153,31 @@ def correction_timing(record: LogRecord) -> CorrectionTiming:
     return CorrectionTiming(within, after, before)
 
 
-def derive_labels(record: LogRecord) -> RecordLabels:
-    """Intent, risk and per-tier outcome of one record, following the module's rules 1-5."""
+def derive_labels(record: LogRecord, codes: LabelCodes = DEFAULT_CODES) -> RecordLabels:
+    """Intent, risk and per-tier outcome of one record, following the module's rules 1-5.
+
+    `codes`: the taxonomy the record was validated against (default: the seven intents).
+    """
     labels = record.labels
-    intent = _INTENT_INDEX[labels.intent] if labels and labels.intent else UNKNOWN
-    risk = _RISK_INDEX[labels.risk] if labels and labels.risk else UNKNOWN
+    intent = codes.intent_index[labels.intent] if labels and labels.intent else UNKNOWN
+    risk = codes.risk_index[labels.risk] if labels and labels.risk else UNKNOWN
     risk_raised = False
-    observed = [UNKNOWN] * len(TIERS)
+    rank, high = codes.tier_rank, codes.high_risk
+    observed = [UNKNOWN] * codes.n_tiers
     for attempt in record.attempts:
-        observed[TIER_RANK[attempt.tier]] = OK if attempt.ok else FAIL
+        observed[rank[attempt.tier]] = OK if attempt.ok else FAIL
     for escalation in record.escalations:
         if escalation.cause.startswith(FAILURE_CAUSE_PREFIXES):
-            observed[TIER_RANK[escalation.from_tier]] = FAIL
+            observed[rank[escalation.from_tier]] = FAIL
         if escalation.cause.startswith(COMPLIANCE_CAUSE):
-            risk_raised = risk_raised or risk != HIGH_RISK
-            risk = HIGH_RISK
+            risk_raised = risk_raised or risk != high
+            risk = high
     in_window, outside, before = correction_timing(record)
     served = record.served_tier
     if in_window and served is not None:
-        observed[TIER_RANK[served]] = FAIL
+        observed[rank[served]] = FAIL
     obs = tuple(observed)
-    tier_ok, contradiction = RESOLUTION[obs]
+    tier_ok, contradiction = codes.resolution[obs]
     return RecordLabels(
         intent,
         risk,
@@ -168,21 +208,26 @@ class TrainingSet:
     propensity: np.ndarray
     first_tier: np.ndarray
     input_tokens: np.ndarray
+    # `name@version` of the prompt that made the request (None: not sent), so training and
+    # replay can be sliced by prompt version; optional for sets built before it existed.
+    prompt_id: list[str | None] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.request_id)
+        if self.prompt_id is None:
+            self.prompt_id = [None] * n
         sizes = {
             "ts": len(self.ts), "feature": len(self.feature), "text": len(self.text),
             "intent": len(self.intent), "risk": len(self.risk), "tier_ok": len(self.tier_ok),
             "propensity": len(self.propensity), "first_tier": len(self.first_tier),
-            "input_tokens": len(self.input_tokens),
+            "input_tokens": len(self.input_tokens), "prompt_id": len(self.prompt_id),
         }  # fmt: skip
         wrong = {name: size for name, size in sizes.items() if size != n}
         if wrong:
             raise ValueError(f"TrainingSet columns disagree with request_id's length {n}: {wrong}")
-        if self.tier_ok.shape != (n, len(TIERS)):
+        if self.tier_ok.ndim != 2 or len(self.tier_ok) != n or self.tier_ok.shape[1] < 2:
             raise ValueError(
-                f"tier_ok must have shape ({n}, {len(TIERS)}), got {self.tier_ok.shape}"
+                f"tier_ok must have shape ({n}, number of tiers >= 2), got {self.tier_ok.shape}"
             )
 
     def __len__(self) -> int:
@@ -207,6 +252,7 @@ class TrainingSet:
             propensity=self.propensity[index],
             first_tier=self.first_tier[index],
             input_tokens=self.input_tokens[index],
+            prompt_id=[self.prompt_id[i] for i in index] if self.prompt_id else None,
         )
 
     @classmethod
@@ -221,7 +267,8 @@ class TrainingSet:
 class TrainingSetBuilder:
     """Accumulates records into typed buffers so that a million records stay a few arrays."""
 
-    def __init__(self) -> None:
+    def __init__(self, taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> None:
+        self.codes = DEFAULT_CODES if taxonomy == DEFAULT_TAXONOMY else LabelCodes.of(taxonomy)
         self._request_id: list[str] = []
         self._feature: list[str] = []
         self._text: list[str] = []
@@ -232,15 +279,18 @@ class TrainingSetBuilder:
         self._propensity = array("d")
         self._first_tier = array("b")
         self._input_tokens = array("i")
+        self._prompt_id: list[str | None] = []
 
     def __len__(self) -> int:
         return len(self._request_id)
 
     def add(self, record: LogRecord, ts: float | None = None) -> RecordLabels:
         """Append one record's columns; `ts` (epoch s) saves recomputing it when known."""
-        labels = derive_labels(record)
+        labels = derive_labels(record, self.codes)
         self._request_id.append(record.request_id)
         self._feature.append(sys.intern(record.feature))  # a handful of distinct names
+        prompt = record.prompt_id
+        self._prompt_id.append(sys.intern(prompt) if prompt is not None else None)
         self._text.append(record.text)
         self._ts.append(record.ts.timestamp() if ts is None else ts)
         self._intent.append(labels.intent)
@@ -248,7 +298,7 @@ class TrainingSetBuilder:
         self._tier_ok.extend(labels.tier_ok)
         propensity = record.route.propensity
         self._propensity.append(float("nan") if propensity is None else propensity)
-        self._first_tier.append(TIER_RANK[record.route.tier])
+        self._first_tier.append(self.codes.tier_rank[record.route.tier])
         # The first attempt's prompt size is what the router would have paid at any tier.
         self._input_tokens.append(record.attempts[0].input_tokens if record.attempts else -1)
         return labels
@@ -270,9 +320,10 @@ class TrainingSetBuilder:
             intent=np.frombuffer(self._intent, dtype=np.int8)[order].copy(),
             risk=np.frombuffer(self._risk, dtype=np.int8)[order].copy(),
             tier_ok=np.frombuffer(self._tier_ok, dtype=np.int8)
-            .reshape(n, len(TIERS))[order]
+            .reshape(n, self.codes.n_tiers)[order]
             .copy(),
             propensity=np.frombuffer(self._propensity, dtype=np.float64)[order].copy(),
             first_tier=np.frombuffer(self._first_tier, dtype=np.int8)[order].copy(),
             input_tokens=np.frombuffer(self._input_tokens, dtype=np.int32)[order].copy(),
+            prompt_id=[self._prompt_id[i] for i in order],
         )

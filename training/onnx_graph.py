@@ -31,7 +31,6 @@ from onnx.compose import add_prefix
 from classifier.bundle import FEATURES_METADATA_KEY, INPUT_NAMES, OUTPUT_NAMES
 from training.embed import DEFAULT_POOLING, Pooling
 from training.heads import HeadFit, TierwiseHeads
-from training.tier_head import N_TIERS
 
 MAIN_OPSET = 17
 ML_OPSET = 3  # onnx.compose and skl2onnx's tree converters agree on ai.onnx.ml 3
@@ -98,26 +97,28 @@ def _per_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, lis
         inits.append(numpy_helper.from_array(np.array([[0.0], [1.0]], np.float32), f"tier{t}_sel"))
         nodes.append(helper.make_node("MatMul", [pair, f"tier{t}_sel"], [f"tier{t}_ok"]))
         tier_cols.append(f"tier{t}_ok")
-    nodes.append(helper.make_node("Max", [tier_cols[0], tier_cols[1]], ["tier_cum1"]))
-    nodes.append(helper.make_node("Max", ["tier_cum1", tier_cols[2]], ["tier_cum2"]))
-    nodes.append(
-        helper.make_node("Concat", [tier_cols[0], "tier_cum1", "tier_cum2"], [out], axis=1)
-    )
+    cumulative = [tier_cols[0]]
+    for t in range(1, len(tier_cols)):  # running Max: one node per tier after the first
+        nodes.append(helper.make_node("Max", [cumulative[-1], tier_cols[t]], [f"tier_cum{t}"]))
+        cumulative.append(f"tier_cum{t}")
+    nodes.append(helper.make_node("Concat", cumulative, [out], axis=1))
     return nodes, inits
 
 
 def _ordinal_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, list]:
-    """One tree model run on [embedding | t] for t = 0, 1, 2 in a single batch of 3B rows."""
+    """One tree model run on [embedding | t] for every tier t in a single batch of T*B rows."""
     fit = heads.tier_ordinal_
+    n_tiers = heads.n_tiers
     p = "tierord_"
     inits = [
         numpy_helper.from_array(np.array([0], np.int64), f"{p}s"),
         numpy_helper.from_array(np.array([1], np.int64), f"{p}e"),
         numpy_helper.from_array(np.array([1], np.int64), f"{p}one_i"),
-        numpy_helper.from_array(np.array([3, -1], np.int64), f"{p}by_tier"),
+        numpy_helper.from_array(np.array([n_tiers, -1], np.int64), f"{p}by_tier"),
         numpy_helper.from_array(np.array([[0.0], [1.0]], np.float32), f"{p}sel"),
     ]
-    inits += [numpy_helper.from_array(np.array(float(t), np.float32), f"{p}t{t}") for t in (1, 2)]
+    later = range(1, n_tiers)
+    inits += [numpy_helper.from_array(np.array(float(t), np.float32), f"{p}t{t}") for t in later]
     nodes = [
         helper.make_node("Shape", [EMBEDDING], [f"{p}shape"]),
         helper.make_node("Slice", [f"{p}shape", f"{p}s", f"{p}e"], [f"{p}b"]),
@@ -128,19 +129,19 @@ def _ordinal_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list,
             [f"{p}c0"],
             value=numpy_helper.from_array(np.zeros(1, np.float32)),
         ),  # fmt: skip
-        helper.make_node("Add", [f"{p}c0", f"{p}t1"], [f"{p}c1"]),
-        helper.make_node("Add", [f"{p}c0", f"{p}t2"], [f"{p}c2"]),
     ]
-    for t in range(3):
+    nodes += [helper.make_node("Add", [f"{p}c0", f"{p}t{t}"], [f"{p}c{t}"]) for t in later]
+    for t in range(n_tiers):
         nodes.append(helper.make_node("Concat", [EMBEDDING, f"{p}c{t}"], [f"{p}x{t}"], axis=1))
-    nodes.append(helper.make_node("Concat", [f"{p}x0", f"{p}x1", f"{p}x2"], [f"{p}x"], axis=0))
+    stacked = [f"{p}x{t}" for t in range(n_tiers)]
+    nodes.append(helper.make_node("Concat", stacked, [f"{p}x"], axis=0))
     more_nodes, more_inits = _head_nodes(fit, dim + 1, p, f"{p}pair", source=f"{p}x")
     nodes += more_nodes
     inits += more_inits
     nodes += [
-        helper.make_node("MatMul", [f"{p}pair", f"{p}sel"], [f"{p}ok"]),  # [3B, 1], exactly
-        helper.make_node("Reshape", [f"{p}ok", f"{p}by_tier"], [f"{p}tb"]),  # [3, B]
-        helper.make_node("Transpose", [f"{p}tb"], [out], perm=[1, 0]),  # [B, 3]
+        helper.make_node("MatMul", [f"{p}pair", f"{p}sel"], [f"{p}ok"]),  # [TB, 1], exactly
+        helper.make_node("Reshape", [f"{p}ok", f"{p}by_tier"], [f"{p}tb"]),  # [T, B]
+        helper.make_node("Transpose", [f"{p}tb"], [out], perm=[1, 0]),  # [B, T]
     ]
     return nodes, inits
 
@@ -257,7 +258,7 @@ def build_graph(
             helper.make_tensor_value_info(
                 risk_out, TensorProto.FLOAT, ["batch", heads.risk_.n_outputs]
             ),
-            helper.make_tensor_value_info(tier_out, TensorProto.FLOAT, ["batch", N_TIERS]),
+            helper.make_tensor_value_info(tier_out, TensorProto.FLOAT, ["batch", heads.n_tiers]),
         ],
         initializer=inits,
     )

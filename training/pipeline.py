@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from classifier.taxonomy import INTENTS, RISKS, TIERS
+from classifier.taxonomy import TIERS, Taxonomy
 from training import tracking
 from training.calibration import calibrate_heads
 from training.config import TrainConfig
@@ -74,6 +74,7 @@ def train(
     from training.ingest import load_training_set
 
     cfg = config
+    taxonomy = cfg.label_taxonomy()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     clock = StageClock(progress)
@@ -86,9 +87,9 @@ def train(
 
         with clock.stage("ingest", ticker=True):
             quarantine = work_dir / "quarantine.jsonl"
-            data, ingest = load_training_set(list(logs), list(corrections), quarantine)
+            data, ingest = load_training_set(list(logs), list(corrections), quarantine, taxonomy)
         with clock.stage("split"):
-            truth_rows = load_truth(truth, data.request_id) if truth else None
+            truth_rows = load_truth(truth, data.request_id, taxonomy) if truth else None
             splits = make_splits(data.ts, cfg.data, truth_rows)
         fingerprint = tracking.log_fingerprint(ingest.to_dict(), splits.sizes())
         if quarantine.is_file() and 0 < quarantine.stat().st_size <= QUARANTINE_LOG_CAP:
@@ -111,8 +112,16 @@ def train(
         with clock.stage("tune"):
             from training.tier_tuning import tune_training_slice
 
-            tuning = tune_training_slice(heads, X[splits.calib], data, splits.calib, truth_rows,
-                                         logs, corrections)  # fmt: skip
+            tuning = None
+            if taxonomy.is_default:  # the replay behind tuning speaks the default taxonomy only
+                tuning = tune_training_slice(heads, X[splits.calib], data, splits.calib,
+                                             truth_rows, logs, corrections)  # fmt: skip
+            else:
+                logger.warning(
+                    "taxonomy %r: no tier tuning (the replay knows the default "
+                    "taxonomy only); the contracts' own bars decide",
+                    taxonomy.version,
+                )
         with clock.stage("evaluate"):
             evaluations = _evaluate(cfg, heads, X, data, splits, truth_rows)
             if real is not None and len(real.dev_texts):
@@ -131,6 +140,7 @@ def train(
                 Path(bundle_dir),
                 name=cfg.tracking.registered_model,
                 version=version_label,
+                taxonomy=taxonomy,
                 extra_manifest={
                     "metrics": headline,
                     "training_data": {
@@ -150,7 +160,9 @@ def train(
                 },
                 # held-out rows: on the rows it was fitted on the model is overconfident, and
                 # the live traffic it is compared with is never such rows
-                reference=_drift_reference(data, np.concatenate([splits.calib, splits.test_time])),
+                reference=_drift_reference(
+                    data, np.concatenate([splits.calib, splits.test_time]), taxonomy.tiers
+                ),
             )
             latency = dict(comparison.latency_ms) if comparison else {}
             latency["bundle classify"] = _bundle_latency(
@@ -161,7 +173,7 @@ def train(
         for key, ev in evaluations.items():
             tracking.log_metrics(ev.metrics(), prefix=f"{key}/")
         tracking.log_metrics({f"latency_ms/{k}": v for k, v in latency.items()})
-        _log_eval_artifacts(evaluations, calibrations, data, splits)
+        _log_eval_artifacts(evaluations, calibrations, data, splits, taxonomy)
 
         model_version = alias = None
         if register:
@@ -295,7 +307,7 @@ def _fit(
         return fit()
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=2 + len(TIERS), desc="fit heads", unit="head")
+    bar = tqdm(total=2 + heads.n_tiers, desc="fit heads", unit="head")
     original = heads._fit_head
 
     def fit_head(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -375,7 +387,8 @@ def _evaluate(
     truth: Truth | None,
 ) -> dict[str, Evaluation]:
     """The production student on each held-out set, against logged labels and (if any) truth."""
-    kw = {"tier_threshold": cfg.evaluate.tier_threshold, "n_bins": cfg.calibration.n_bins}
+    kw = {"tier_threshold": cfg.evaluate.tier_threshold, "n_bins": cfg.calibration.n_bins,
+          "taxonomy": cfg.label_taxonomy()}  # fmt: skip
     out: dict[str, Evaluation] = {}
     sets = {"time": splits.test_time, "unseen": splits.test_unseen}
     for name, index in sets.items():
@@ -448,7 +461,11 @@ def _headline(evaluations: dict[str, Evaluation]) -> dict[str, float]:
 
 
 def _log_eval_artifacts(
-    evaluations: dict[str, Evaluation], calibrations: list[Any], data: TrainingSet, splits: Splits
+    evaluations: dict[str, Evaluation],
+    calibrations: list[Any],
+    data: TrainingSet,
+    splits: Splits,
+    taxonomy: Taxonomy,
 ) -> None:
     """All numbers as JSON, and the time-split test rows so promotion can rescore on them."""
     import mlflow
@@ -458,16 +475,20 @@ def _log_eval_artifacts(
     index = splits.test_time
     if len(index) > HELDOUT_LOG_CAP:
         index = np.sort(np.random.default_rng(0).choice(index, HELDOUT_LOG_CAP, replace=False))
-    mlflow.log_text(heldout_jsonl(data, index), HELDOUT_ARTIFACT)
+    mlflow.log_text(heldout_jsonl(data, index, taxonomy), HELDOUT_ARTIFACT)
 
 
-def heldout_jsonl(data: TrainingSet, index: np.ndarray) -> str:
+def heldout_jsonl(data: TrainingSet, index: np.ndarray, taxonomy: Taxonomy | None = None) -> str:
     """Held-out rows as JSONL: text, feature and labels by name (null = unknown / censored)."""
+    from classifier.taxonomy import DEFAULT_TAXONOMY
+
+    taxonomy = taxonomy or DEFAULT_TAXONOMY
+    intents, risks = taxonomy.intents, taxonomy.risks
     lines = []
     for i in index:
         tier_ok = {
             tier: (None if v < 0 else bool(v))
-            for tier, v in zip(TIERS, data.tier_ok[i], strict=True)
+            for tier, v in zip(taxonomy.tiers, data.tier_ok[i], strict=True)
         }
         lines.append(
             orjson.dumps(
@@ -476,8 +497,8 @@ def heldout_jsonl(data: TrainingSet, index: np.ndarray) -> str:
                     "ts": float(data.ts[i]),
                     "feature": data.feature[i],
                     "text": data.text[i],
-                    "intent": INTENTS[data.intent[i]] if data.intent[i] >= 0 else None,
-                    "risk": RISKS[data.risk[i]] if data.risk[i] >= 0 else None,
+                    "intent": intents[data.intent[i]] if data.intent[i] >= 0 else None,
+                    "risk": risks[data.risk[i]] if data.risk[i] >= 0 else None,
                     "tier_ok": tier_ok,
                 }
             ).decode()
@@ -574,11 +595,11 @@ def _copy_report(report_dir: Path, target: Path) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-def _drift_reference(data: Any, rows: np.ndarray) -> Any:
+def _drift_reference(data: Any, rows: np.ndarray, tiers: tuple[str, ...]) -> Any:
     """The bundle's drift reference over held-out rows of its data (training.drift_reference)."""
     from training.drift_reference import first_attempt_failures, reference_stats
 
     texts = [data.text[i] for i in rows]
     features = [data.feature[i] for i in rows]
-    failures = first_attempt_failures(data.first_tier[rows], data.tier_ok[rows])
+    failures = first_attempt_failures(data.first_tier[rows], data.tier_ok[rows], tiers)
     return lambda clf: reference_stats(clf, texts, features=features, failures=failures)

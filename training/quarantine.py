@@ -126,9 +126,10 @@ def _code(kind: str, loc: tuple[Any, ...], field: Any, message: str) -> str:
         return "unknown_field"
     if field == "schema_version":
         return "unsupported_schema_version"
-    if kind == "literal_error" and field in ("tier", "from", "to"):
+    # unknown_label: a label outside the training taxonomy (classifier.logschema)
+    if kind in ("literal_error", "unknown_label") and field in ("tier", "from", "to"):
         return "unknown_tier"
-    if kind == "literal_error" and field in ("intent", "risk"):
+    if kind in ("literal_error", "unknown_label") and field in ("intent", "risk"):
         return "unknown_label"
     if kind == "timestamp_out_of_range":
         return kind

@@ -47,6 +47,10 @@ def register(subparsers: Any) -> None:
                         help="training config (split fractions, tracking URI, experiment)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override one training config key")
+    parser.add_argument("--kpi", type=Path, nargs="+", default=[],
+                        help="KPI events JSONL (data/kpi-event-v1.json): instead of the replay, "
+                             "join them to --logs and report cost, failures and KPIs per arm and "
+                             "prompt version (training/kpi/)")
     parser.set_defaults(handler=_run)
 
 
@@ -56,6 +60,10 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.kpi:
+        from training.kpi.cli import run as run_kpi
+
+        return run_kpi(args)
     from classifier.errors import ClassifierError
     from training.config import load_config
     from training.replay import ReplayConfig, run_replay

@@ -18,7 +18,7 @@ import orjson
 
 from classifier.errors import InputError
 from classifier.logschema import TruthRecord
-from classifier.taxonomy import INTENTS, RISKS, TIERS
+from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from training.config import DataConfig
 
 
@@ -55,16 +55,18 @@ class Splits:
         }
 
 
-def load_truth(path: Path, request_ids: Sequence[str]) -> Truth:
+def load_truth(
+    path: Path, request_ids: Sequence[str], taxonomy: Taxonomy = DEFAULT_TAXONOMY
+) -> Truth:
     """Read truth.jsonl and align it to `request_ids`; lines for unknown ids are ignored."""
     position = {rid: i for i, rid in enumerate(request_ids)}
     n = len(request_ids)
     template, domain = [""] * n, [""] * n
     intent = np.full(n, -1, dtype=np.int8)
     risk = np.full(n, -1, dtype=np.int8)
-    tier_ok = np.full((n, len(TIERS)), -1, dtype=np.int8)
-    intent_index = {name: i for i, name in enumerate(INTENTS)}
-    risk_index = {name: i for i, name in enumerate(RISKS)}
+    tier_ok = np.full((n, len(taxonomy.tiers)), -1, dtype=np.int8)
+    intent_index = {name: i for i, name in enumerate(taxonomy.intents)}
+    risk_index = {name: i for i, name in enumerate(taxonomy.risks)}
     matched = 0
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
@@ -78,7 +80,7 @@ def load_truth(path: Path, request_ids: Sequence[str]) -> Truth:
             if not line.strip():
                 continue
             try:
-                rec = TruthRecord.model_validate(orjson.loads(line))
+                rec = TruthRecord.model_validate(orjson.loads(line), context={"taxonomy": taxonomy})
             except ValueError as exc:
                 raise InputError(f"{path}:{number} is not a truth record ({exc})") from exc
             i = position.get(rec.request_id)
@@ -87,7 +89,7 @@ def load_truth(path: Path, request_ids: Sequence[str]) -> Truth:
             matched += 1
             template[i], domain[i] = rec.template, rec.domain
             intent[i], risk[i] = intent_index[rec.intent], risk_index[rec.risk]
-            for t, tier in enumerate(TIERS):
+            for t, tier in enumerate(taxonomy.tiers):
                 if tier in rec.tier_ok:
                     tier_ok[i, t] = int(rec.tier_ok[tier])
     return Truth(template, domain, intent, risk, tier_ok, matched)

@@ -59,17 +59,17 @@ def with_tier(X: np.ndarray, tiers: np.ndarray) -> np.ndarray:
     return np.column_stack([X, np.asarray(tiers, dtype=np.float32)])
 
 
-def every_tier(X: np.ndarray) -> np.ndarray:
+def every_tier(X: np.ndarray, n_tiers: int = N_TIERS) -> np.ndarray:
     """Each row of X once per tier, tier-major: rows [t * N + i] = [X[i], t]."""
     n = len(X)
     return with_tier(
-        np.tile(np.asarray(X, dtype=np.float32), (N_TIERS, 1)), np.repeat(np.arange(N_TIERS), n)
+        np.tile(np.asarray(X, dtype=np.float32), (n_tiers, 1)), np.repeat(np.arange(n_tiers), n)
     )
 
 
-def unstack(p_ok: np.ndarray, n: int) -> np.ndarray:
-    """Tier-major [3N] probabilities back to [N, 3]."""
-    return np.asarray(p_ok).reshape(N_TIERS, n).T
+def unstack(p_ok: np.ndarray, n: int, n_tiers: int = N_TIERS) -> np.ndarray:
+    """Tier-major [T*N] probabilities back to [N, T] (T = the taxonomy's tiers)."""
+    return np.asarray(p_ok).reshape(n_tiers, n).T
 
 
 def constraints(n_features: int, additive: bool) -> dict[str, object]:

@@ -24,7 +24,13 @@ from starlette.responses import Response
 from serving.auth import authenticate, client_of
 from serving.errors import ApiError, validation_error
 from serving.inputs import read_json
-from serving.schemas import ErrorResponse, ResidencyPut, SwitchesPatch, SwitchesPut
+from serving.schemas import (
+    ErrorResponse,
+    ExperimentSettings,
+    ResidencyPut,
+    SwitchesPatch,
+    SwitchesPut,
+)
 from serving.state import json_response, state_of
 from serving.switchboard import Change, SwitchBoard
 
@@ -88,7 +94,8 @@ async def put_switches(request: Request) -> Response:
     experiment = body.experiment.model_dump() if body.experiment is not None else None
     change = Change(force_mini=body.force_mini, kill=kill, caps=caps, experiment=experiment,
                     reset_experiment=True, note=body.note)  # fmt: skip
-    return _apply(request, board, actor, change, new_names=[*body.killed, *body.caps])
+    names = [*body.killed, *body.caps, *_share_names(body.experiment)]
+    return _apply(request, board, actor, change, new_names=names)
 
 
 @router.patch("/switches", summary="Change only the switches given", responses=_ERRORS)
@@ -98,7 +105,15 @@ async def patch_switches(request: Request) -> Response:
     experiment = body.experiment.model_dump() if body.experiment is not None else None
     change = Change(force_mini=body.force_mini, kill=body.kill, caps=dict(body.caps),
                     experiment=experiment, note=body.note)  # fmt: skip
-    return _apply(request, board, actor, change, new_names=[*body.kill, *body.caps])
+    names = [*body.kill, *body.caps, *_share_names(body.experiment)]
+    return _apply(request, board, actor, change, new_names=names)
+
+
+def _share_names(experiment: ExperimentSettings | None) -> list[str]:
+    """Features given a rollout share, checked against the contracts like switch names."""
+    if experiment is None or not experiment.feature_shares:
+        return []
+    return list(experiment.feature_shares)
 
 
 @router.put(

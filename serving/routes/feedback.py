@@ -92,7 +92,9 @@ async def _feedback(request: Request) -> Response:
     recorder.check_rate(caller, entries)
     try:
         # Strict, as ingestion is: `"schema_ok": 1` is refused here, not quarantined later.
-        body = FeedbackRequest.model_validate_json(data, strict=True)
+        body = FeedbackRequest.model_validate_json(
+            data, strict=True, context={"taxonomy": recorder.taxonomy}
+        )  # tiers and labels are the served taxonomy's
     except ValidationError as exc:
         raise validation_error(exc) from exc
     return json_response(recorder.record(body, caller), status_code=202)

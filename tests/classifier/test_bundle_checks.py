@@ -54,7 +54,30 @@ def test_other_format_version_is_refused(bundle: Path) -> None:
 
 def test_other_taxonomy_is_refused(bundle: Path) -> None:
     _edit_manifest(bundle, taxonomy_version="0")
-    with pytest.raises(BundleError, match="taxonomy 0"):
+    with pytest.raises(BundleError, match="taxonomy_version 0 but its taxonomy block is version 1"):
+        Classifier.load(bundle)
+    _edit_manifest(bundle, taxonomy=None)  # a bundle from before the block: only taxonomy 1
+    with pytest.raises(BundleError, match="speaks taxonomy 0 but carries no `taxonomy` block"):
+        Classifier.load(bundle)
+
+
+def test_a_bundle_without_the_taxonomy_block_speaks_the_default(bundle: Path) -> None:
+    from classifier.taxonomy import DEFAULT_TAXONOMY
+
+    assert json.loads((bundle / MANIFEST_FILE).read_text())["taxonomy"]["tiers"] == [
+        "nano", "mini", "full"
+    ]  # fmt: skip
+    _edit_manifest(bundle, taxonomy=None)
+    assert Classifier.load(bundle).taxonomy == DEFAULT_TAXONOMY
+
+
+def test_a_taxonomy_block_not_matching_the_labels_is_refused(bundle: Path) -> None:
+    data = json.loads((bundle / MANIFEST_FILE).read_text())
+    _edit_manifest(bundle, taxonomy={**data["taxonomy"], "tiers": ["nano", "mini", "max"]})
+    with pytest.raises(BundleError, match="lists tier labels.*expected \\['nano', 'mini', 'max'"):
+        Classifier.load(bundle)
+    _edit_manifest(bundle, taxonomy={**data["taxonomy"], "tiers": ["nano", "nano", "full"]})
+    with pytest.raises(BundleError, match="bad taxonomy.*label 'nano' appears twice"):
         Classifier.load(bundle)
 
 

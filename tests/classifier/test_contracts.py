@@ -149,7 +149,7 @@ def test_routing_table_missing_tier_is_named(tmp_path: Path) -> None:
 def test_unknown_tier_in_table_is_refused() -> None:
     raw = _defaults(DEFAULT_ROUTING_TABLE_PATH)
     raw["tiers"]["ultra"] = dict(raw["tiers"]["full"])
-    with pytest.raises(ConfigError, match="tiers.ultra"):
+    with pytest.raises(ConfigError, match="tiers: unknown tier 'ultra'"):
         RoutingTable.from_dict(raw, source="table.yaml")
 
 

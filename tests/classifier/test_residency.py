@@ -217,3 +217,72 @@ def test_table_and_guard_key_mistakes_are_refused(tmp_path: Path) -> None:
     contracts["residency"] = {"guards": {"pii": ["EU!"]}}
     with pytest.raises(ConfigError, match=r"residency.guards.pii\[0\]: String should match"):
         Contracts.from_dict(contracts)
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "taxonomy"
+
+
+def four(nano: float, mini: float, full: float, reasoning: float) -> Prediction:
+    """A prediction in the docs' four-tier example taxonomy (docs/examples/taxonomy)."""
+    intents = ("rewrite", "extract", "reason", "code", "converse")
+    return Prediction(
+        intent="converse",
+        intent_probs={name: (0.9 if name == "converse" else 0.025) for name in intents},
+        risk="routine",
+        risk_probs={"routine": 0.8, "sensitive": 0.1, "regulated": 0.1},
+        tier="nano",
+        tier_ok_probs={"nano": nano, "mini": mini, "full": full, "reasoning": reasoning},
+        model_version="test-1",
+        bundle_hash="abc",
+        taxonomy_version="acme-2",
+        tokens_used=200,
+        truncated=False,
+    )
+
+
+def test_residency_follows_a_four_tier_taxonomy() -> None:
+    """No eu `full` in the example's table: eu traffic skips from mini to `reasoning`."""
+    raw_c = yaml.safe_load((EXAMPLE / "contracts.yaml").read_text(encoding="utf-8"))
+    labels = yaml.safe_load((EXAMPLE / "taxonomy.yaml").read_text(encoding="utf-8"))
+    raw_c["taxonomy"] = {**labels, "force_tier": "full"}
+    raw_t = yaml.safe_load((EXAMPLE / "routing_table.yaml").read_text(encoding="utf-8"))
+    for tier, spec in raw_t["tiers"].items():
+        spec["region"] = "us"
+        if tier != "full":
+            spec["alternatives"] = [{**spec, "model": spec["model"] + "-eu", "region": "eu"}]
+    loaded = Contracts.from_dict(raw_c)
+    # the run-time override (PUT /admin/residency) keeps the contracts' taxonomy
+    contracts = loaded.with_residency({"features": {"support_chat": ["eu"]}}, "admin residency")
+    assert contracts.taxonomy == loaded.taxonomy and contracts.taxonomy.tiers[-1] == "reasoning"
+    table = RoutingTable.from_dict(raw_t, taxonomy=contracts.taxonomy)
+    plan = plan_for(contracts, table, "support_chat")
+    assert plan.allowed == (True, True, False, True) and plan.up == (0, 1, 3, 3)
+    reasoning_in = raw_t["tiers"]["reasoning"]["input_per_mtok"] / 1e6
+    assert plan.fail_in_rate[1] == pytest.approx(reasoning_in)  # mini escalates to reasoning
+    p = four(0.3, 0.5, 0.99, 0.99)
+    assert LearnedPolicy(loaded, table).decide(CLEAN, "support_chat", p).tier == "full"
+    d = LearnedPolicy(contracts, table).decide(CLEAN, "support_chat", p)
+    assert (d.tier, d.model, d.region) == ("reasoning", "acme-reasoner-2026-10-eu", "eu")
+    # a conversation floor at full moves up to the next allowed tier too
+    easy = four(0.99, 0.99, 0.99, 0.99)
+    floored = LearnedPolicy(contracts, table).decide(CLEAN, "support_chat", easy, floor="full")
+    assert (floored.tier, floored.reason_code) == ("reasoning", "conversation_floor")
+    assert "residency: no endpoint for full -> reasoning" in floored.reason
+    # force_mini goes to the taxonomy's force tier (full here), then up to an allowed one
+    switches = Switches(tiers=contracts.taxonomy.tiers)
+    switches.update(force_mini=True)
+    forced = FixedTierPolicy("nano", contracts, table, switches=switches).decide(
+        CLEAN, "support_chat"
+    )
+    assert (forced.tier, forced.region, forced.reason_code) == ("reasoning", "eu", "force_mini")
+    assert "everything goes to full" in forced.reason
+    # regulated contract_review needs full or above: without an eu reasoning, none is left
+    del raw_t["tiers"]["reasoning"]["alternatives"]
+    no_eu = RoutingTable.from_dict(raw_t, taxonomy=contracts.taxonomy)
+    narrowed = loaded.with_residency({"features": {"contract_review": ["eu"]}}, "admin residency")
+    with pytest.raises(
+        ConfigError,
+        match=r"admin residency: features.contract_review.regions: leaves 'contract_review' no "
+        r"endpoint: no tier from full up",
+    ):
+        LearnedPolicy(narrowed, no_eu)

@@ -82,8 +82,12 @@ def test_outcome_becomes_a_training_record(served: tuple[TestClient, Path]) -> N
     assert got.json()["outcomes"] == [{"request_id": "q0", "status": "recorded"}]
     assert got.json()["corrections"][0]["known"] is True
     metrics = client.get("/metrics").text
-    assert 'tierwise_escalations_total{from_tier="nano",to_tier="mini"} 1.0' in metrics
-    assert 'tierwise_corrections_total{kind="edit"} 1.0' in metrics
+    assert (
+        'tierwise_escalations_total{cause="schema_fail_x2",from_tier="nano",to_tier="mini"} 1.0'
+        in metrics
+    )
+    # stamped weeks before its decision: not a correction of the served answer within 5 min
+    assert 'tierwise_corrections_total{kind="edit",within_5m="false"} 1.0' in metrics
     client.__exit__(None, None, None)  # shutdown flushes the logs
     assert _read(logs / "outcomes.jsonl") == []  # a reviewer's outcome has its own file
     (line,) = _read(logs / "reviewed-outcomes.jsonl")

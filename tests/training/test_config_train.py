@@ -63,3 +63,29 @@ def test_flat_view_covers_every_key_and_heads_build() -> None:
     assert flat["heads.max_iter"] == cfg.heads.max_iter
     assert {k.split(".")[0] for k in flat} == set(cfg.to_dict())
     assert TierwiseHeads(**cfg.hgb_params()).get_params()["max_iter"] == cfg.heads.max_iter
+
+
+def test_a_taxonomy_in_the_config_sizes_the_heads_and_is_checked_at_load(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs/examples/taxonomy/taxonomy.yaml"
+    cfg = load_config(overrides=[f"taxonomy={example}", "realtext.enabled=false"])
+    params = cfg.hgb_params()
+    assert (params["n_intents"], params["n_risks"], params["n_tiers"]) == (5, 3, 4)
+    with pytest.raises(ConfigError, match="realtext.enabled: the real-text rows are labelled"):
+        load_config(overrides=[f"taxonomy={example}"])
+    bad = tmp_path / "taxonomy.yaml"
+    bad.write_text("version: x\nintents: [a, b]\nrisks: [lo, hi]\ntiers: [only]\n")
+    with pytest.raises(ConfigError, match=f"{bad}: tiers: needs at least 2 entries"):
+        load_config(overrides=[f"taxonomy={bad}", "realtext.enabled=false"])
+    assert load_config().hgb_params()["n_tiers"] == 3  # the default taxonomy
+
+
+def test_train_refuses_generated_default_logs_under_a_custom_taxonomy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from classifier.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "docs/examples/taxonomy/taxonomy.yaml"
+    args = ["train", "--build-default", "--set", f"taxonomy={example}",
+            "--set", "realtext.enabled=false"]  # fmt: skip
+    assert main(args) != 0
+    assert "--build-default generates logs in the default taxonomy" in capsys.readouterr().err
