@@ -295,6 +295,13 @@ def _export(
             "mlflow_run_id": run_id,
             **({"tier_tuning": model.tuning.to_dict()} if model.tuning is not None else {}),
         },
+        # held-out rows: on the rows it was fitted on the model is overconfident, and the live
+        # traffic it is compared with is never such rows
+        reference=_drift_reference(
+            data.rows,
+            np.concatenate([splits.calib, splits.test_time]),
+            cfg.label_taxonomy().tiers,
+        ),
     )
 
 
@@ -397,3 +404,13 @@ def _compare(cfg: TrainConfig, data: _Data, emb: _Embedded, heads: Any, progress
         teacher=Teacher(emb.student.window, batch_size=cfg.teacher.batch_size),
         encode=lambda embedder, texts: _encode(emb.cache, embedder, texts, progress),
     )
+
+
+def _drift_reference(rows: TrainingSet, index: np.ndarray, tiers: tuple[str, ...]) -> Any:
+    """The bundle's drift reference over held-out rows of its data (training.drift_reference)."""
+    from training.drift_reference import first_attempt_failures, reference_stats
+
+    texts = [rows.text[i] for i in index]
+    features = [rows.feature[i] for i in index]
+    failures = first_attempt_failures(rows.first_tier[index], rows.tier_ok[index], tiers)
+    return lambda clf: reference_stats(clf, texts, features=features, failures=failures)

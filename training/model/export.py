@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -131,12 +132,15 @@ def export_bundle(
     extra_manifest: dict[str, Any] | None = None,
     window: TextWindow | None = None,
     taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    reference: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Path:
     """Export `heads` over the student into a verified bundle at `out_dir`; returns out_dir.
 
     Pass the StaticStudent the heads were trained with (its text window goes into the bundle),
     or a student directory plus the `window` used in training. `extra_manifest` fills
-    metrics, training_data, mlflow_run_id, thresholds, or adds keys.
+    metrics, training_data, mlflow_run_id, thresholds, or adds keys. `reference` computes the
+    drift reference (training.drift_reference) with the exported Classifier; its result goes
+    into the manifest as `reference_stats` (outside the bundle hash: it shapes no prediction).
 
     Example: export_bundle(student, heads, Path("models/default"), version="3",
                            extra_manifest={"metrics": {...}, "mlflow_run_id": run_id})
@@ -174,7 +178,11 @@ def export_bundle(
         (staging / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         from classifier.runtime import Classifier
 
-        Classifier.load(staging)  # refuses anything the runtime would refuse later
+        loaded = Classifier.load(staging)  # refuses anything the runtime would refuse later
+        if reference is not None:
+            data = {**manifest.model_dump(mode="json"), "reference_stats": reference(loaded)}
+            manifest = Manifest.model_validate(data)
+            (staging / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         _swap_into_place(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
