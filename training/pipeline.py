@@ -407,8 +407,8 @@ def _compare(cfg: TrainConfig, data: _Data, emb: _Embedded, heads: Any, progress
 
 
 def _drift_reference(rows: TrainingSet, index: np.ndarray, tiers: tuple[str, ...]) -> Any:
-    """The bundle's drift reference over held-out rows of its data (training.drift_reference)."""
-    from training.drift_reference import first_attempt_failures, reference_stats
+    """The bundle's drift reference over held-out rows of its data (training.drift.reference)."""
+    from training.drift.reference import first_attempt_failures, reference_stats
 
     texts = [rows.text[i] for i in index]
     features = [rows.feature[i] for i in index]

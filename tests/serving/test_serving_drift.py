@@ -16,7 +16,7 @@ import pytest
 
 from classifier.runtime import Classifier
 from classifier.taxonomy import TIERS
-from training.drift_reference import reference_stats
+from training.drift.reference import reference_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECTS = ["the sales report", "this email", "the incident notes", "our onboarding guide",
@@ -112,7 +112,7 @@ def test_metrics_show_drift_against_the_bundles_reference(
 
 
 def _drift_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "training.drift_cli", "drift", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "training.drift.cli", "drift", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300,
                           env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
                                "PYTHONPATH": str(ROOT)})  # fmt: skip

@@ -41,7 +41,7 @@ def test_drift_retrains_through_the_gate(
     from classifier.runtime import Classifier
     from classifier.taxonomy import INTENTS, TIERS
     from data.generator import generate
-    from training.drift_cli import main as drift_cli
+    from training.drift.cli import main as drift_cli
 
     sets = [arg for kv in SMALL for arg in ("--set", kv)]
     bundle = tmp_path / "champion"

@@ -139,7 +139,7 @@ def export_bundle(
     Pass the StaticStudent the heads were trained with (its text window goes into the bundle),
     or a student directory plus the `window` used in training. `extra_manifest` fills
     metrics, training_data, mlflow_run_id, thresholds, or adds keys. `reference` computes the
-    drift reference (training.drift_reference) with the exported Classifier; its result goes
+    drift reference (training.drift.reference) with the exported Classifier; its result goes
     into the manifest as `reference_stats` (outside the bundle hash: it shapes no prediction).
 
     Example: export_bundle(student, heads, Path("models/default"), version="3",

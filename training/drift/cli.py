@@ -7,7 +7,7 @@ older part (`tierwise train`: registered as `challenger`) and hands it to the pr
 (`tierwise promote`) with the newest part as the gate's unseen rows; `champion` moves only if
 the gate passes. Nothing heavy is imported at registration time.
 
-Until the package is reinstalled with these entry points, run `python -m training.drift_cli`.
+Until the package is reinstalled with these entry points, run `python -m training.drift.cli`.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _report(args: argparse.Namespace, logs: list[Path]) -> tuple[dict[str, Any], Any]:
     from classifier.drift import Thresholds
-    from training.drift_report import drift_over_logs
+    from training.drift.report import drift_over_logs
 
     thresholds = Thresholds(args.psi, args.rate, args.min_requests)
     report = drift_over_logs(args.bundle, logs, outcomes=args.outcomes, window=args.window,
@@ -132,7 +132,7 @@ def _report(args: argparse.Namespace, logs: list[Path]) -> tuple[dict[str, Any],
 
 def _run_drift(args: argparse.Namespace) -> int:
     from classifier.errors import ClassifierError
-    from training.drift_report import render
+    from training.drift.report import render
 
     try:
         report, thresholds = _report(args, args.logs)
@@ -145,7 +145,7 @@ def _run_drift(args: argparse.Namespace) -> int:
 
 def split_by_time(logs: list[Path], gate_share: float, out: Path) -> tuple[Path, Path]:
     """Older rows to train.jsonl, the newest `gate_share` to gate.jsonl (lines kept as read)."""
-    from training.drift_report import newest_records
+    from training.drift.report import newest_records
 
     records = newest_records(logs, 0)
     cut = len(records) - max(1, round(len(records) * gate_share))
@@ -161,7 +161,7 @@ def split_by_time(logs: list[Path], gate_share: float, out: Path) -> tuple[Path,
 def _run_job(args: argparse.Namespace) -> int:
     from classifier.errors import ClassifierError
     from training.config import load_config
-    from training.drift_report import render
+    from training.drift.report import render
     from training.pipeline import train
     from training.promote import promote
 
@@ -198,7 +198,7 @@ def _run_job(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m training.drift_cli drift|retrain-on-drift ...` (the same as `tierwise ...`)."""
+    """`python -m training.drift.cli drift|retrain-on-drift ...` (the same as `tierwise ...`)."""
     parser = argparse.ArgumentParser(prog="tierwise")
     subparsers = parser.add_subparsers(dest="command", required=True)
     register(subparsers)

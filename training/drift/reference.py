@@ -3,7 +3,7 @@
 Computed by the exported bundle itself (the same `Classifier.classify` and the same
 `classifier.drift.DriftStats` the service keeps), so that live and reference figures differ only
 by the traffic, never by the code. Written into the manifest as `reference_stats` by
-training.export; readers must accept bundles without it. Labels are the bundle's taxonomy
+training.model.export; readers must accept bundles without it. Labels are the bundle's taxonomy
 (`Classifier.taxonomy`), the same ones the service counts.
 
 Example:
