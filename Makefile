@@ -11,8 +11,7 @@ test:
 	./scripts/test
 
 lint: install
-	.venv/bin/ruff check classifier training serving data integrations reliability tests
-	.venv/bin/mypy classifier serving integrations
+	./scripts/lint
 
 bench: install
 	.venv/bin/python scripts/bench.py --bundle models/default

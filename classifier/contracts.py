@@ -40,6 +40,7 @@ from classifier.configio import (
     validate_yaml_mapping,
 )
 from classifier.errors import ConfigError
+from classifier.residency import NO_RESIDENCY, Region, ResidencyConfig
 from classifier.taxonomy import (
     DEFAULT_TAXONOMY,
     Taxonomy,
@@ -84,6 +85,9 @@ class FeatureContract(_Strict):
     economics: Economics
     typical_input_tokens: int = Field(default=400, ge=1, description="when the text is unknown")
     typical_output_tokens: int = Field(default=300, ge=1)
+    regions: tuple[Region, ...] | None = Field(
+        default=None, min_length=1, description="data residency: the only regions allowed"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -163,6 +167,7 @@ class ContractsFile(_Strict):
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     default: FeatureContract = BUILTIN_DEFAULT_CONTRACT
     features: dict[FeatureName, FeatureContract] = Field(min_length=1)
+    residency: ResidencyConfig = NO_RESIDENCY
 
     @model_validator(mode="before")
     @classmethod
@@ -180,15 +185,28 @@ class ContractsFile(_Strict):
         return data
 
 
-class TierSpec(_Strict):
+class EndpointSpec(_Strict):
+    """One model endpoint: what it costs, how fast it is, and where it runs (residency)."""
+
     model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     input_per_mtok: float = Field(ge=0.0, description="USD per million input tokens")
     output_per_mtok: float = Field(ge=0.0, description="USD per million output tokens")
     p50_latency_ms: float = Field(ge=0.0, description="typical latency of one answer")
+    region: Region | None = Field(default=None, description="where it runs (data residency)")
+    vendor: str | None = Field(default=None, description="who runs it")
+
+
+class TierSpec(EndpointSpec):
+    """A tier's endpoint, and the same tier in other regions (classifier.residency)."""
+
+    alternatives: tuple[EndpointSpec, ...] = ()
 
 
 class RoutingTableFile(_Strict):
     version: Annotated[str, StringConstraints(min_length=1)]
+    regions: tuple[Region, ...] | None = Field(
+        default=None, description="the regions endpoints may name (default: those they name)"
+    )
     tiers: dict[str, TierSpec]
 
     @field_validator("tiers")
@@ -207,13 +225,21 @@ class RoutingTableFile(_Strict):
             raise ValueError(
                 f"tiers needs an entry for every tier {list(taxonomy.tiers)}; missing {missing}"
             )
+        if self.regions is not None:
+            for tier, spec in self.tiers.items():
+                for endpoint in (spec, *spec.alternatives):
+                    if endpoint.region is not None and endpoint.region not in self.regions:
+                        raise ValueError(
+                            f"tiers.{tier}: endpoint {endpoint.model!r} names region "
+                            f"{endpoint.region!r}, not one of regions {list(self.regions)}"
+                        )
         return self
 
 
 class Contracts:
     """Validated contracts; immutable after load, so safe to share across threads."""
 
-    __slots__ = ("decision", "default", "features", "source", "taxonomy", "_plans")
+    __slots__ = ("decision", "default", "features", "residency", "source", "taxonomy", "_plans")
 
     def __init__(
         self,
@@ -225,6 +251,7 @@ class Contracts:
         self.decision: DecisionConfig = parsed.decision
         self.default: FeatureContract = parsed.default
         self.features: Mapping[str, FeatureContract] = MappingProxyType(dict(parsed.features))
+        self.residency: ResidencyConfig = parsed.residency
         self.source = source
         # Per-(routing table, feature) numbers precomputed by classifier.decision; keyed by the
         # table object itself (identity), which the cache keeps alive, so ids are never reused.
@@ -260,8 +287,34 @@ class Contracts:
             decision=self.decision.model_copy(update={"abstain": abstain}),
             default=self.default,
             features=dict(self.features),
+            residency=self.residency,
         )
         return Contracts(parsed, self.source, self.taxonomy)
+
+    def with_residency(self, override: Mapping[str, Any] | None, source: str) -> Contracts:
+        """A copy with the residency of `override` ({regions, guards, features: {name:
+        regions}}; None: as loaded), validated like the file: errors name `source` and the key."""
+        if override is None:
+            return self
+        features = {name: c.model_dump() for name, c in self.features.items()}
+        for name, regions in (override.get("features") or {}).items():
+            if name not in features:
+                raise ConfigError(
+                    f"{source}: features.{name}: no contract for this feature; known: "
+                    f"{sorted(features)}"
+                )
+            features[name]["regions"] = regions
+        raw = {
+            "decision": self.decision.model_dump(),
+            "default": self.default.model_dump(),
+            "features": features,
+            "residency": {k: v for k, v in override.items() if k in ("regions", "guards")},
+        }
+        try:  # against this contracts' taxonomy: the raw mapping no longer names it
+            parsed = ContractsFile.model_validate(raw, context={"taxonomy": self.taxonomy})
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(Path(source), exc)) from exc
+        return Contracts(parsed, source, self.taxonomy)
 
     def get(self, feature: str | None) -> FeatureContract:
         """The feature's contract, or the default contract for an unknown or missing feature."""
@@ -283,7 +336,7 @@ class Contracts:
 class RoutingTable:
     """Tier -> model, price and typical latency; immutable after load."""
 
-    __slots__ = ("version", "tiers", "source", "tier_models", "taxonomy")
+    __slots__ = ("version", "tiers", "source", "tier_models", "regions", "taxonomy")
 
     def __init__(
         self,
@@ -300,6 +353,9 @@ class RoutingTable:
             {tier: spec.model for tier, spec in self.tiers.items()}
         )
         self.source = source
+        named = {e.region for s in self.tiers.values() for e in (s, *s.alternatives) if e.region}
+        # The regions contracts may name: the declared list, else those endpoints run in.
+        self.regions: frozenset[str] = frozenset(parsed.regions or named)
 
     @classmethod
     def from_dict(

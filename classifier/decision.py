@@ -25,10 +25,18 @@ each policy), in this order; docs/decisions.md has a worked example:
 4. The feature's tier cap (switch) lowers the tier last, below the risk floor too (the reason
    says so): an operator's switch always has the last word.
 
+Data residency (classifier.residency) bounds every step, for every policy: the plan marks the
+tiers with no endpoint in the allowed regions, the learned policy chooses, escalates and abstains
+among allowed tiers only, a tier chosen outside them (rules, fixed, force_mini) moves up to the
+next allowed tier, a cap down to the highest allowed tier under it, and with nothing allowed
+left the decision fails closed (`residency_fail_closed`, empty model). The decision's
+`residency` field says which constraint applied.
+
 Hot path: everything that depends only on (contracts, routing table, feature) is precomputed
-once into a `_Plan` and cached on the Contracts object; a call does float arithmetic, three dict
-reads and one string join. No pydantic, no I/O. Labels and tiers are the contracts' taxonomy
-(classifier.taxonomy: any number of tiers, cheapest first); the table must price the same ones.
+once into a `classifier.plan.Plan` and cached on the Contracts object; a call does float
+arithmetic, three dict reads and one string join. No pydantic, no I/O. Labels and tiers are the
+contracts' taxonomy (classifier.taxonomy: any number of tiers, cheapest first); the table must
+price the same ones.
 
 Example:
     decision = decide(prediction, "doc_summary", contracts, table, scan(text), switches, text=text)
@@ -40,171 +48,19 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 from classifier.abstain import NO_MARGINS, Margins, abstention
-from classifier.contracts import Contracts, FeatureContract, RoutingTable
-from classifier.errors import ConfigError, InputError
+from classifier.contracts import Contracts, RoutingTable
+from classifier.errors import InputError
 from classifier.guards import CLEAN, GuardResult
+from classifier.plan import Plan, estimate_tokens, expected_costs, plan_for
 from classifier.prediction import Prediction
+from classifier.residency import FAIL_CLOSED
 from classifier.routing import RouteDecision
 from classifier.rules import RuleRouter, reason_code_of
 from classifier.switches import Switches, SwitchState
 from classifier.taxonomy import Tier
-from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
 
 LEARNED = "learned"
 _IDLE = SwitchState()
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """Per-(contracts, table, feature) numbers, so that a decision is arithmetic only."""
-
-    contract_name: str
-    tiers: tuple[str, ...]  # the taxonomy's, cheapest first
-    risks: tuple[str, ...]
-    tier_rank: dict[str, int]
-    risk_rank: dict[str, int]
-    guard_rank: dict[str, int]  # a guard's floor (low/medium/high) -> this taxonomy's rank
-    top: int  # rank of the strongest tier
-    force_rank: int
-    force_reason: str
-    bar: float
-    contract_risk_rank: int
-    min_rank_by_risk: tuple[int, ...]
-    models: tuple[str, ...]
-    in_rate: tuple[float, ...]  # USD per input token, per tier
-    fixed: tuple[float, ...]  # typical output price + delay over budget, per tier
-    fail_in_rate: tuple[float, ...]  # recovery attempt's USD per input token
-    fail_fixed: tuple[float, ...]  # failure_usd (+ review) + recovery output price and delay
-    typical_input_tokens: int
-    min_intent_prob: float
-    ok_margin: float
-    tuned: tuple[float, float] | None = None  # (tuned failure price, the contract's price)
-
-
-def build_plan(
-    contract: FeatureContract,
-    name: str,
-    contracts: Contracts,
-    table: RoutingTable,
-    tuning: TierTuning | None = None,
-) -> _Plan:
-    """Precompute a feature's cost coefficients (public so that evaluation can reuse them).
-
-    With `tuning`, the contract runs at the bundle's tuned failure price for this feature
-    (classifier.tuning.at_failure_price); without a usable curve, as written.
-    """
-    tuned = None
-    if tuning is not None:
-        price = contract_failure_price(contract)
-        chosen = tuning.failure_price(name, price)
-        if chosen is not None:
-            contract, tuned = at_failure_price(contract, chosen), (chosen, price)
-    taxonomy = contracts.taxonomy
-    if table.taxonomy != taxonomy:
-        raise ConfigError(
-            f"routing table {table.source} prices the tiers of taxonomy {table.taxonomy.version!r}"
-            f", the contracts {contracts.source} speak {taxonomy.version!r}: "
-            f"{'; '.join(table.taxonomy.differences(taxonomy))}; load the table with "
-            "load_routing_table(path, contracts.taxonomy)"
-        )
-    tiers = taxonomy.tiers
-    top = len(tiers) - 1
-    econ = contract.economics
-    out_tokens = contract.typical_output_tokens
-    specs = [table.tiers[tier] for tier in tiers]
-
-    def delay_usd(rank: int) -> float:
-        over_ms = specs[rank].p50_latency_ms - contract.latency_budget_ms
-        return max(0.0, over_ms) / 1000.0 * econ.delay_usd_per_s
-
-    def out_usd(rank: int) -> float:
-        return out_tokens * specs[rank].output_per_mtok / 1e6
-
-    in_rate, fixed, fail_in_rate, fail_fixed = [], [], [], []
-    for rank, spec in enumerate(specs):
-        in_rate.append(spec.input_per_mtok / 1e6)
-        fixed.append(out_usd(rank) + delay_usd(rank))
-        base = econ.failure_usd
-        if contract.fallback == "fail_closed":
-            fail_in_rate.append(0.0)
-            fail_fixed.append(base + econ.review_usd)
-            continue
-        recovery = min(rank + 1, top) if contract.fallback == "escalate" else rank
-        # The recovery runs after the failed attempt: the user waits for both.
-        recovery_delay = specs[recovery].p50_latency_ms / 1000.0 * econ.delay_usd_per_s
-        fail_in_rate.append(specs[recovery].input_per_mtok / 1e6)
-        fail_fixed.append(base + out_usd(recovery) + recovery_delay)
-    config = contracts.decision
-    force = taxonomy.force_tier
-    return _Plan(
-        contract_name=name,
-        tiers=tiers,
-        risks=taxonomy.risks,
-        tier_rank=dict(taxonomy.tier_rank),
-        risk_rank=dict(taxonomy.risk_rank),
-        guard_rank={
-            floor: taxonomy.risk_rank[taxonomy.guard_risk(floor)]
-            for floor in ("low", "medium", "high", *taxonomy.risks)
-        },
-        top=top,
-        force_rank=taxonomy.tier_rank[force],
-        force_reason=f"switch:force_mini (emergency override, everything goes to {force})",
-        bar=contract.quality_bar,
-        contract_risk_rank=taxonomy.risk_rank[contract.risk_profile],
-        min_rank_by_risk=tuple(
-            taxonomy.tier_rank[config.risk_min_tier[risk]] for risk in taxonomy.risks
-        ),
-        models=tuple(spec.model for spec in specs),
-        in_rate=tuple(in_rate),
-        fixed=tuple(fixed),
-        fail_in_rate=tuple(fail_in_rate),
-        fail_fixed=tuple(fail_fixed),
-        typical_input_tokens=contract.typical_input_tokens,
-        # a tuned price already carries the model's uncertainty: no contract abstention on top
-        min_intent_prob=config.abstain.min_intent_prob if tuned is None else 0.0,
-        ok_margin=config.abstain.ok_margin if tuned is None else 0.0,
-        tuned=tuned,
-    )
-
-
-def plan_for(
-    contracts: Contracts,
-    table: RoutingTable,
-    feature: str | None,
-    tuning: TierTuning | None = None,
-) -> _Plan:
-    """The cached plan; every unknown feature shares the default's entry (bounded cache).
-
-    `tuning` is used only when the contracts ask for tuned thresholds; plans are cached per
-    tuning too (one small entry per feature and bundle).
-    """
-    if contracts.decision.thresholds != "tuned":
-        tuning = None
-    known = feature is not None and feature in contracts.features
-    key = (table, feature if known else None, tuning.key if tuning is not None else None)
-    plan = contracts._plans.get(key)
-    if plan is None:
-        name = feature if known else "default"
-        contract = contracts.get(feature if known else None)
-        plan = build_plan(contract, name, contracts, table, tuning)  # type: ignore[arg-type]
-        contracts._plans[key] = plan
-    return plan
-
-
-def expected_costs(plan: _Plan, p_ok: tuple[float, ...], input_tokens: int) -> tuple[float, ...]:
-    """Expected USD per tier for one request (see the module docstring)."""
-    n = input_tokens
-    rate, fixed, f_rate, f_fixed = plan.in_rate, plan.fixed, plan.fail_in_rate, plan.fail_fixed
-    if len(p_ok) == 3:  # unrolled for the default three tiers: this runs on every request
-        return (
-            n * rate[0] + fixed[0] + (1.0 - p_ok[0]) * (f_fixed[0] + n * f_rate[0]),
-            n * rate[1] + fixed[1] + (1.0 - p_ok[1]) * (f_fixed[1] + n * f_rate[1]),
-            n * rate[2] + fixed[2] + (1.0 - p_ok[2]) * (f_fixed[2] + n * f_rate[2]),
-        )
-    return tuple(
-        [n * rate[t] + fixed[t] + (1.0 - p) * (f_fixed[t] + n * f_rate[t])
-         for t, p in enumerate(p_ok)]
-    )  # fmt: skip
 
 
 _DEFAULT_RULES: dict[RoutingTable, RuleRouter] = {}
@@ -215,14 +71,6 @@ def _default_rules(table: RoutingTable) -> RuleRouter:
     if router is None:
         router = _DEFAULT_RULES.setdefault(table, RuleRouter.default(table.tier_models))
     return router
-
-
-def _estimate_tokens(prediction: Prediction, plan: _Plan, text: str | None) -> int:
-    tokens = prediction.tokens_used
-    if prediction.truncated or tokens <= 0:
-        # The classifier saw a window; about four characters per token for the rest.
-        tokens = max(tokens, len(text) // 4 if text else plan.typical_input_tokens)
-    return tokens
 
 
 class Choice(NamedTuple):
@@ -249,7 +97,7 @@ class Learned:
     def __call__(
         self,
         prediction: Prediction | None,
-        plan: _Plan,
+        plan: Plan,
         guard_rank: int,
         notes: list[str],
         text: str | None,
@@ -278,18 +126,24 @@ class Learned:
         else:
             p_ok = tuple([probs.get(t, 0.0) for t in tiers])
         tokens = (
-            input_tokens if input_tokens is not None else _estimate_tokens(prediction, plan, text)
+            input_tokens if input_tokens is not None else estimate_tokens(prediction, plan, text)
         )
         costs = expected_costs(plan, p_ok, tokens)
         bar = plan.bar
         chosen = -1
-        for rank in range(min_rank, len(tiers)):
-            if p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
+        allowed = plan.allowed
+        n = len(tiers)
+        for rank in range(min_rank, n):
+            if allowed[rank] and p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
                 chosen = rank
         if chosen < 0:
-            chosen, code = plan.top, "no_tier_meets_bar"
-            best = max(p_ok[min_rank:])
-            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> {tiers[-1]}"
+            # The best allowed tier (the top one without residency); none from the floor up:
+            # the seam fails closed on the disallowed top tier.
+            best_allowed = plan.down[plan.top]
+            chosen = best_allowed if best_allowed >= min_rank else plan.top
+            code = "no_tier_meets_bar"
+            best = max((p_ok[r] for r in range(min_rank, n) if allowed[r]), default=0.0)
+            head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> {tiers[chosen]}"
         else:
             code = "cheapest_ok"
             head = (
@@ -311,7 +165,8 @@ class Learned:
             plan.ok_margin,
         )
         if unsure is not None:
-            target = min(chosen + 1, plan.top)
+            target = plan.up[chosen + 1] if chosen < plan.top else chosen
+            target = target if target >= 0 else chosen  # nothing allowed above: stay
             notes.append(f"abstain: {unsure[1]}; {tiers[chosen]} -> {tiers[target]}")
             chosen, code = target, "abstain"
         return Choice(chosen, head, code, self.name, risk_rank, min_rank, costs, unsure)
@@ -335,7 +190,7 @@ class Rules:
     def __call__(
         self,
         prediction: Prediction | None,
-        plan: _Plan,
+        plan: Plan,
         guard_rank: int,
         notes: list[str],
         text: str | None,
@@ -376,7 +231,7 @@ class Fixed:
     def __call__(
         self,
         prediction: Prediction | None,
-        plan: _Plan,
+        plan: Plan,
         guard_rank: int,
         notes: list[str],
         text: str | None,
@@ -409,24 +264,29 @@ def decide_with(
     `rules` is the kill switch's fallback (default: the packaged rules for this table).
     `floor` is the conversation's floor (serving/conversations.py): an earlier turn escalated
     to it, so this one starts there too; below the tier cap, so a cap still has the last word.
+    Under residency a floor without an allowed endpoint moves up like any other tier.
     `prediction` may be None only when `choose` does not read the model, or force_mini or the
     feature's kill switch is on (the model is not consulted then); otherwise an InputError.
     """
     state = switches.state if isinstance(switches, Switches) else (switches or _IDLE)
     tuning = prediction.tier_tuning if prediction is not None else None
-    plan = plan_for(contracts, table, feature, tuning)
     if guard_result is None:
         guard_result = CLEAN
     detectors = guard_result.detectors
+    plan = plan_for(contracts, table, feature, tuning, detectors)
     notes: list[str] = []
     if plan.contract_name == "default":
         notes.append(f"contract:default (no contract for feature {feature!r})")
     if detectors:
         notes.append("guards:" + ",".join(detectors))
+    if plan.residency is not None:
+        notes.append(f"residency: {plan.residency}")
     if state.force_mini:
         force = plan.force_rank
         choice = Choice(force, plan.force_reason, "force_mini", "force_mini")
-        return _finish(prediction, feature, plan, choice, force, "force_mini", notes, detectors)
+        rank = _within(plan, force, notes)
+        code = "force_mini" if rank >= 0 else FAIL_CLOSED
+        return _finish(prediction, feature, plan, choice, rank, code, notes, detectors)
     guard_rank = plan.guard_rank[guard_result.risk_floor]
     if choose.reads_model and state.is_killed(feature):
         choose = Rules(rules if rules is not None else _default_rules(table), kill_switch=True)
@@ -435,13 +295,35 @@ def decide_with(
     if floor is not None and plan.tier_rank.get(floor, -1) > rank:
         notes.append(f"conversation_floor: {plan.tiers[rank]} -> {floor} (escalated earlier)")
         rank, code = plan.tier_rank[floor], "conversation_floor"
+    if not plan.allowed[rank]:  # residency: the next allowed tier up, or none
+        wanted, rank = rank, _within(plan, rank, notes)
+        if rank < 0:  # the reason names the tier that had no endpoint (the floor's, if any)
+            choice = choice._replace(rank=wanted)
+            return _finish(prediction, feature, plan, choice, rank, FAIL_CLOSED, notes, detectors)
     cap = state.cap_for(feature)
-    if cap is not None and plan.tier_rank[cap] < rank:
-        cap_rank = plan.tier_rank[cap]
+    cap_rank = plan.tier_rank[cap] if cap is not None else rank
+    if cap_rank < rank:
         below = " (below risk floor)" if cap_rank < choice.min_rank else ""
+        capped = plan.down[cap_rank]
+        if capped != cap_rank:
+            below += f" (no endpoint for {cap} in the allowed regions"
+            below += f": {plan.tiers[capped]})" if capped >= 0 else ": none left)"
         notes.append(f"tier_cap: {plan.tiers[rank]} -> {cap} (switch){below}")
-        rank, code = cap_rank, "tier_cap"
+        rank, code = capped, ("tier_cap" if capped >= 0 else FAIL_CLOSED)
     return _finish(prediction, feature, plan, choice, rank, code, notes, detectors)
+
+
+def _within(plan: Plan, rank: int, notes: list[str]) -> int:
+    """`rank`, or the next allowed tier up under residency; -1 when none is left."""
+    if plan.allowed[rank]:
+        return rank
+    to = plan.up[rank]
+    tiers = plan.tiers
+    if to >= 0:
+        notes.append(f"residency: no endpoint for {tiers[rank]} -> {tiers[to]}")
+    else:
+        notes.append(f"residency: no endpoint for {tiers[rank]} or above: fail closed")
+    return to
 
 
 def decide(
@@ -484,20 +366,28 @@ def decide(
 def _finish(
     prediction: Prediction | None,
     feature: str | None,
-    plan: _Plan,
+    plan: Plan,
     choice: Choice,
     rank: int,
     code: str,
     notes: list[str],
     detectors: tuple[str, ...],
 ) -> RouteDecision:
-    reason = choice.head if not notes else choice.head + "; " + "; ".join(notes)
+    head = choice.head
+    if rank < 0:  # residency left no endpoint: the router must not send this request
+        head = (
+            f"{FAIL_CLOSED}: no allowed endpoint for {plan.tiers[choice.rank]} ({plan.residency})"
+        )
+        rank, model, region, vendor = choice.rank, "", None, None
+    else:
+        model, region, vendor = plan.models[rank], plan.regions[rank], plan.vendors[rank]
+    reason = head if not notes else head + "; " + "; ".join(notes)
     unsure = choice.abstain
     costs, risk_rank = choice.costs, choice.risk_rank
     # Positional, in RouteDecision's field order: a third cheaper than keywords, per request.
     return RouteDecision(
-        plan.tiers[rank],  # tier  # type: ignore[arg-type]
-        plan.models[rank],  # model
+        plan.tiers[rank],  # tier
+        model,
         reason,
         choice.policy,
         None,  # arm: set by serving
@@ -513,4 +403,7 @@ def _finish(
         prediction.model_version if prediction is not None else None,
         1.0,  # propensity
         prediction,
+        region,
+        vendor,
+        plan.residency,  # residency: the constraint that applied
     )

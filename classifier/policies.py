@@ -33,6 +33,7 @@ from classifier.decision import LEARNED, Chooser, Fixed, Learned, Rules, decide_
 from classifier.errors import InputError
 from classifier.guards import CLEAN, GuardResult, scan
 from classifier.prediction import Prediction
+from classifier.residency import check as check_residency
 from classifier.routing import RouteDecision
 from classifier.rules import RuleRouter
 from classifier.switches import Switches, SwitchState
@@ -63,6 +64,9 @@ class Policy:
         self.contracts = contracts if contracts is not None else load_contracts()
         taxonomy = self.contracts.taxonomy
         self.table = table if table is not None else load_routing_table(None, taxonomy)
+        # Residency needs both files: an unknown region or a feature left with no endpoint is
+        # refused here, before any decision (classifier.residency).
+        check_residency(self.contracts, self.table)
         self.switches = switches if switches is not None else Switches(tiers=taxonomy.tiers)
         self.rules = rules  # the kill switch's fallback; None: the packaged rules
         self.guard = guard

@@ -24,6 +24,9 @@ class RouteDecision:
     `abstain_reason` says why (for people) and `abstain_kind` which margins fired (for metrics:
     `intent`, `tier`, `intent+tier` for the operator's, `decision` for the contracts'). A switch
     or a cap applied afterwards keeps them: they say what the model's confidence asked for.
+    `region` and `vendor` say where the chosen endpoint runs (routing table); `residency` the
+    data-residency constraint that applied (None: none). Under reason_code
+    `residency_fail_closed` no endpoint was allowed: `model` is empty, do not send the request.
     """
 
     tier: Tier
@@ -43,6 +46,9 @@ class RouteDecision:
     model_version: str | None = None
     propensity: float | None = None
     prediction: Prediction | None = None
+    region: str | None = None
+    vendor: str | None = None
+    residency: str | None = None
 
     @property
     def safety_flags(self) -> tuple[str, ...]:
@@ -75,6 +81,9 @@ class RouteDecision:
             "expected_cost_usd": self.expected_cost_usd,
             "model_version": self.model_version,
             "propensity": self.propensity,
+            "region": self.region,
+            "vendor": self.vendor,
+            "residency": self.residency,
         }
         if include_prediction:
             out["prediction"] = self.prediction.to_dict() if self.prediction is not None else None

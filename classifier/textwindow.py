@@ -4,7 +4,7 @@ The Rust tokenizer walks the whole input even when truncating afterwards (64 KB 
 here), so the cut happens on characters first; the token cap then bounds the graph's input.
 Head and tail are kept because an instruction usually sits at the start ("Summarize this:")
 or at the end ("... now translate it to French") of a long pasted document.
-Training applies this same window (training.embed), so heads learn from what is served.
+Training applies this same window (training.model.embed), so heads learn from what is served.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def text_of_tokens(classifier: object, target: int) -> tuple[str, int]:
 def sklearn_heads(manifest: object, dim: int) -> Callable[[np.ndarray], object] | None:
     """Heads with the bundle's own hyper-parameters, fitted on synthetic vectors of its width."""
     try:
-        from training.heads import TierwiseHeads
+        from training.model.heads import TierwiseHeads
     except ImportError:
         return None
     params = dict(getattr(manifest, "heads", {}).get("params", {}))
@@ -127,8 +127,17 @@ def http(bundle: Path, requests: int, wrk_seconds: int, offload: bool) -> list[d
         "TIERWISE_CLASSIFY_OFFLOAD": "true" if offload else "false",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "serving", "--bundle", str(bundle), "--port", str(port),
-         "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "serving",
+            "--bundle",
+            str(bundle),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

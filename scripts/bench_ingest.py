@@ -27,7 +27,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.ingest import load_training_set  # noqa: E402
+from training.ingest.load import load_training_set  # noqa: E402
 
 WORDS = tuple(
     [

@@ -122,14 +122,14 @@ def main() -> int:
             )
             out.update({k: round(v, 2) for k, v in timings.items()})
         else:
-            from training.ingest import load_training_set
+            from training.ingest.load import load_training_set
 
             data, report = load_training_set(args.logs, args.corrections, quarantine)
         seconds = time.perf_counter() - t
         out.update(records=report.lines_read, valid=report.valid, quarantined=report.quarantined,
                    fingerprint=report.fingerprint)  # fmt: skip
     elif args.stage == "embed":
-        from training.embed import StaticStudent
+        from training.model.embed import StaticStudent
 
         texts = _texts(args.logs, args.limit)
         student = StaticStudent.load()

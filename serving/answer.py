@@ -89,6 +89,9 @@ def _route(decision: RouteDecision) -> dict[str, Any]:
         "risk_floor": decision.risk_floor,
         "contract": decision.contract,
         "expected_cost_usd": decision.expected_cost_usd,
+        "region": decision.region,
+        "vendor": decision.vendor,
+        "residency": decision.residency,
     }
 
 
@@ -160,6 +163,13 @@ def log_record(
         if p is None
         else {"intent": p.intent, "risk": p.risk, "tier": p.tier, "tier_ok_probs": p.tier_ok_probs},
     }
+    if served.residency is not None:
+        # which data-residency constraint applied, and where the endpoint runs
+        meta["residency"] = {
+            "constraint": served.residency,
+            "region": served.region,
+            "vendor": served.vendor,
+        }
     if arm is not None:
         meta["arm_probability"] = reply.assignment.arm_probability
     if reply.shadow is not None:

@@ -77,14 +77,15 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
+    try:  # the serve extra; an ImportError inside serving itself is a bug and is not hidden
+        import fastapi  # noqa: F401
         import uvicorn
-
-        from serving.app import create_app
     except ImportError as exc:
         log.error("tierwise serve needs %s: `pip install -e '.[serve]'`", exc.name)
         return 2
     from pydantic import ValidationError
+
+    from serving.app import create_app
 
     try:
         settings = settings_from_args(args)

@@ -70,6 +70,8 @@ class FeedbackRecorder:
         self.taxonomy = taxonomy  # the contracts': what tiers and labels feedback may name
         self.decisions = decisions
         self.metrics = metrics
+        # Told (tier of the first attempt, whether it failed) per outcome: the drift monitor.
+        self.on_outcome: Callable[[str, bool], None] | None = None
         self.callers = dict(callers)
         self.on_escalation = on_escalation  # conversation id, highest tier it escalated to
         self.feature_label = feature_label
@@ -148,6 +150,8 @@ class FeedbackRecorder:
         for outcome, result in zip(outcomes, outcome_results, strict=True):
             self.metrics.feedback_outcomes.labels(result["status"]).inc()
             if result["status"] in ("recorded", "unmatched"):
+                if self.on_outcome is not None:
+                    self.on_outcome(outcome.attempts[0].tier, not outcome.attempts[0].ok)
                 self._observe(outcome, self.decisions.recent.get(outcome.request_id))
         for event, result in zip(request.corrections, correction_results, strict=True):
             base = self.decisions.recent.get(event.request_id)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from classifier.switches import Switches
     from serving.cache import DecisionCache
     from serving.conversations import ConversationFloors
+    from serving.drift import DriftMonitor
     from serving.experiment import Experiment
     from serving.jsonl import JsonlWriter
     from serving.model_store import LoadedModel
@@ -211,6 +212,12 @@ class Metrics:
             self._causes.add(cause)
             return cause
         return "other"
+
+    def bind_drift(self, monitor: DriftMonitor) -> None:
+        """`tierwise_drift_*`, computed from the monitor's window at scrape time."""
+        from serving.drift import DriftCollector
+
+        self._per_process(DriftCollector(monitor))
 
     def bind_logs(self, writers: Callable[[], dict[str, JsonlWriter]]) -> None:
         """Log writers' counters (written, dropped, failed, queued), read at scrape time."""

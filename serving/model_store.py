@@ -66,18 +66,22 @@ def load_bundle(
 ) -> LoadedModel:
     """Load, check and warm a bundle; raises BundleError (never half-loads) when it is unusable.
 
+    `Classifier.load` is the one check of a bundle (manifest, format, its own taxonomy, files,
+    graph, tokenizer, one probe run); the `warmup` requests here only pay first-run allocations.
     `taxonomy` is the contracts' one: a bundle that speaks another is refused, naming the labels
     that differ, so that a decision never meets a label its contracts do not know.
     """
     from classifier.runtime import Classifier
 
-    if not (bundle_dir / "manifest.json").is_file():
+    if not (bundle_dir / "manifest.json").is_file():  # the operator's hint: which setting to fix
         raise BundleError(
             f"no manifest.json in {bundle_dir}; point TIERWISE_BUNDLE_PATH at a directory "
             "written by `tierwise export`"
         )
     try:
         classifier = Classifier.load(bundle_dir, intra_op_threads=intra_op_threads)
+        for index in range(warmup):
+            classifier.classify(_WARMUP_TEXTS[index % len(_WARMUP_TEXTS)])
     except BundleError:
         raise
     except Exception as exc:  # onnxruntime, json and OS errors all mean "unusable bundle"
@@ -89,14 +93,6 @@ def load_bundle(
         classifier.taxonomy, taxonomy, bundle_source=str(bundle_dir),
         contracts_source=contracts_source,
     )  # fmt: skip
-    try:
-        for index in range(warmup):
-            classifier.classify(_WARMUP_TEXTS[index % len(_WARMUP_TEXTS)])
-    except Exception as exc:
-        raise BundleError(
-            f"bundle at {bundle_dir} loaded but failed while warming up: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
     return LoadedModel(
         classifier=classifier,
         name=str(_manifest_get(manifest, "name", "tierwise")),

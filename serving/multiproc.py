@@ -36,7 +36,14 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 Mode = Literal["livesum", "livemin", "livemax"]
 # How a published gauge combines over workers (default: livesum).
-GAUGE_MODES: dict[str, Mode] = {"tierwise_log_writer_up": "livemin"}
+GAUGE_MODES: dict[str, Mode] = {
+    "tierwise_log_writer_up": "livemin",
+    # Each worker sees its own share of the traffic: the worst drift any of them sees.
+    "tierwise_drift_psi": "livemax",
+    "tierwise_drift_crossed": "livemax",
+    "tierwise_drift_rate": "livemax",
+    "tierwise_drift_reference": "livemin",
+}
 # Recomputed from the summed counters instead of published per worker.
 _RATIOS = {
     "tierwise_decision_cache_hit_ratio": (

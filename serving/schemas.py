@@ -180,6 +180,13 @@ class RouteOut(BaseModel):
     risk_floor: str | None = None
     contract: str | None = None
     expected_cost_usd: float | None = None
+    region: str | None = Field(default=None, description="where the endpoint runs")
+    vendor: str | None = None
+    residency: str | None = Field(
+        default=None,
+        description="the data-residency constraint that applied; null: none. Under reason_code "
+        "residency_fail_closed no endpoint was allowed and model is empty: do not send",
+    )
 
 
 class ProvenanceOut(BaseModel):
@@ -405,3 +412,29 @@ class SwitchesPut(BaseModel):
     note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")
 
     _by = model_validator(mode="before")(_no_by)
+
+
+class ResidencyOverride(BaseModel):
+    """Data residency set at run time (classifier.residency); validated against the routing
+    table before anything changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    regions: list[StrictStr] | None = Field(
+        default=None, description="regions every feature may use unless its own list says"
+    )
+    guards: dict[str, list[StrictStr]] = Field(
+        default_factory=dict, description="guard category or detector -> the only regions allowed"
+    )
+    features: dict[str, list[StrictStr] | None] = Field(
+        default_factory=dict, description="feature -> its regions (null: no own list)"
+    )
+
+
+class ResidencyPut(BaseModel):
+    """PUT /admin/residency: replace the run-time residency (null: back to the contracts file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    residency: ResidencyOverride | None
+    note: StrictStr | None = Field(default=None, max_length=500, description="why, for the audit")

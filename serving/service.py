@@ -20,16 +20,19 @@ import orjson
 
 from classifier.abstain import Margins
 from classifier.contracts import Contracts, load_contracts, load_routing_table
+from classifier.drift import Thresholds
 from classifier.errors import ConfigError
 from classifier.guards import scan
 from classifier.policies import LearnedPolicy, RulesPolicy
 from classifier.prediction import Prediction
+from classifier.residency import check as check_residency
 from classifier.switches import Switches, SwitchState
 from classifier.taxonomy import Tier
 from serving.answer import Answer, Provenance, Reply, log_record
 from serving.cache import CacheKey, DecisionCache, normalise
 from serving.conversations import ConversationFloors
 from serving.decision_log import DecisionLog
+from serving.drift import DriftMonitor
 from serving.errors import NotReady, UnknownFeature
 from serving.experiment import Experiment, from_settings, load_rules, unit_key
 from serving.feedback import FeedbackRecorder
@@ -51,15 +54,17 @@ class ClassifyService:
         self.store = store
         self.cache = cache
         self.metrics = metrics
-        self.contracts = load_contracts(settings.contracts_path)
+        self.contracts = self.loaded_contracts = load_contracts(settings.contracts_path)
+        self.generation = 0  # bumped when the admin swaps the contracts (cache namespace)
         self.known_features = frozenset(self.contracts.names)
         self.table = load_routing_table(settings.routing_table_path, self.contracts.taxonomy)
         self.contracts_version = contracts_version(self.contracts)
         # replaced by serving/switchboard.py, never mutated here
         self.switches = Switches(tiers=self.contracts.taxonomy.tiers)
         self.router = load_rules(settings.rules_path, self.table.tier_models)
-        margins = Margins(settings.abstain_intent_margin, settings.abstain_tier_margin)
-        self.learned = LearnedPolicy(self.contracts, self.table, rules=self.router, margins=margins)
+        self.margins = Margins(settings.abstain_intent_margin, settings.abstain_tier_margin)
+        self.learned = LearnedPolicy(self.contracts, self.table, rules=self.router,
+                                     margins=self.margins)  # fmt: skip
         try:
             self.experiment = from_settings(settings, self.known_features)
         except ValueError as exc:
@@ -71,6 +76,13 @@ class ClassifyService:
         )  # fmt: skip
         self.rules: RulesPolicy | None = None
         self.ensure_rules(self.experiment)
+        self.drift = DriftMonitor(
+            lambda: self.store.current,
+            window=settings.drift_window,
+            thresholds=Thresholds(settings.drift_psi_threshold, settings.drift_rate_threshold,
+                                  settings.drift_min_requests),
+        )  # fmt: skip
+        metrics.bind_drift(self.drift)
         self.decision_log: DecisionLog | None = None
         self.feedback: FeedbackRecorder | None = None
         if settings.log_dir is not None:
@@ -91,6 +103,7 @@ class ClassifyService:
                 feature_label=lambda f: metrics.feature_label(f, self.is_known(f)),
                 taxonomy=self.contracts.taxonomy,
             )
+            self.feedback.on_outcome = self.drift.observe_outcome
         # Read at scrape time: the admin swaps both objects (serving/switchboard.py).
         metrics.bind_switches(lambda: self.switches, lambda: self.experiment.describe())
         metrics.bind_rollout(lambda: self.experiment, self.floors)
@@ -103,6 +116,21 @@ class ClassifyService:
         """Bind the rules policy before a mode that needs it is switched on (at start or later)."""
         if experiment.needs_rules and self.rules is None:
             self.rules = RulesPolicy(self.router, self.contracts, self.table)
+
+    def residency_contracts(self, override: dict[str, Any] | None) -> Contracts:
+        """The loaded contracts with a run-time residency override, checked against the table
+        (ConfigError names the key); the admin validates with this before anything changes."""
+        contracts = self.loaded_contracts.with_residency(override, "admin residency")
+        check_residency(contracts, self.table)
+        return contracts
+
+    def use_contracts(self, contracts: Contracts) -> None:
+        """Swap the contracts (validated) and the policies bound to them, between requests."""
+        learned = LearnedPolicy(contracts, self.table, rules=self.router, margins=self.margins)
+        rules = RulesPolicy(self.router, contracts, self.table) if self.rules is not None else None
+        self.contracts, self.learned, self.rules = contracts, learned, rules
+        self.contracts_version = contracts_version(contracts)
+        self.generation += 1
 
     def log_writers(self) -> dict[str, Any]:
         if self.decision_log is None or self.feedback is None:
@@ -139,7 +167,7 @@ class ClassifyService:
         notes = self._notes(item.feature)
         experiment, rules, state = self._read()
         floor = self._floor(item, experiment)
-        epoch = _epoch(model, state, rules, floor)
+        epoch = _epoch(model, state, rules, self.generation, floor)
         text = normalise(item.text)
         key = self.cache.key(epoch, text, item.feature)
         answer: Answer | None = self.cache.get(key)
@@ -160,12 +188,15 @@ class ClassifyService:
         model = self.model()
         notes = [self._notes(item.feature) for item in items]  # a refusal before any work
         experiment, rules, state = self._read()
+        generation = self.generation
         floors = [self._floor(item, experiment) for item in items]
         texts = [normalise(item.text) for item in items]
         keys: list[CacheKey] = []
         answers: list[Answer | None] = []
         for item, text, floor in zip(items, texts, floors, strict=True):
-            keys.append(self.cache.key(_epoch(model, state, rules, floor), text, item.feature))
+            keys.append(
+                self.cache.key(_epoch(model, state, rules, generation, floor), text, item.feature)
+            )
             answers.append(self.cache.get(keys[-1]))
         hits = {i for i, answer in enumerate(answers) if answer is not None}
         missed = [i for i in range(len(items)) if i not in hits]
@@ -275,6 +306,7 @@ class ClassifyService:
         if p is not None:
             model_version = answer.provenance.model_version
             metrics.predictions.labels(p.intent, p.risk, p.tier, feature, model_version).inc()
+            self.drift.observe(p, p.abstain)
         if answer.learned.abstain_kind is not None:
             metrics.abstentions.labels(answer.learned.abstain_kind).inc()
         arm = reply.assignment.arm or "none"
@@ -294,22 +326,29 @@ class ClassifyService:
 
 
 def _epoch(
-    model: LoadedModel, state: SwitchState, rules: RulesPolicy | None, floor: Tier | None = None
+    model: LoadedModel,
+    state: SwitchState,
+    rules: RulesPolicy | None,
+    generation: int,
+    floor: Tier | None = None,
 ) -> str:
     """Cache namespace: the bundle, the switches (a flipped switch changes routes), whether
-    the rules policy decides too (a mode switched on at run time may need its decision) and the
-    conversation's floor, if any (it raises the route)."""
-    epoch = f"{model.bundle_hash}:{model.version}:{state.version}:{rules is not None}"
+    the rules policy decides too (a mode switched on at run time may need its decision), the
+    contracts' generation (a residency change at run time) and the conversation's floor, if any
+    (it raises the route)."""
+    epoch = f"{model.bundle_hash}:{model.version}:{state.version}:{rules is not None}:{generation}"
     return epoch if floor is None else f"{epoch}:{floor}"
 
 
 def contracts_version(contracts: Contracts) -> str:
     """A short digest of the contracts in force (they carry no version of their own), so a
-    decision record says which contracts decided it."""
+    decision record says which contracts decided it; run-time residency rules are part of it."""
     body = {
         "decision": contracts.decision.model_dump(mode="json"),
         "default": contracts.default.model_dump(mode="json"),
         "features": {n: c.model_dump(mode="json") for n, c in contracts.features.items()},
     }
+    if contracts.residency.active:
+        body["residency"] = contracts.residency.model_dump(mode="json")
     digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return "sha256:" + digest[:12]

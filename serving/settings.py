@@ -210,6 +210,19 @@ class ServingSettings(BaseSettings):
     feedback_window: int = Field(
         default=50_000, ge=1, description="recent decisions kept in memory to join feedback"
     )
+    # Drift against the bundle's training reference (serving/drift.py, docs/drift.md).
+    drift_window: int = Field(
+        default=20_000, ge=100, description="requests in the rolling drift window (per worker)"
+    )
+    drift_psi_threshold: float = Field(
+        default=0.2, gt=0.0, description="PSI above which a signal counts as drifted"
+    )
+    drift_rate_threshold: float = Field(
+        default=0.1, gt=0.0, le=1.0, description="abstain/failure rate change that counts"
+    )
+    drift_min_requests: int = Field(
+        default=500, ge=1, description="requests in the window before anything is judged"
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535)

@@ -68,6 +68,8 @@ class Change:
     experiment: dict[str, Any] | None = None  # PATCH: keys to change
     reset_experiment: bool = False  # PUT: back to the TIERWISE_ settings, then `experiment`
     note: str | None = None
+    set_residency: bool = False  # PUT /admin/residency: replace the residency override
+    residency: dict[str, Any] | None = None  # None with set_residency: back to the files'
 
 
 class SwitchBoard:
@@ -81,6 +83,7 @@ class SwitchBoard:
         self.settings = settings
         self.service = service
         self.override: dict[str, Any] | None = None  # experiment set at run time, if any
+        self.residency: dict[str, Any] | None = None  # residency set at run time, if any
         self.sync_error: str | None = None  # the file changed but could not be applied
         self._seen: Signature | None = None  # the file as this process last read or wrote it
         self._lock = threading.Lock()
@@ -108,6 +111,7 @@ class SwitchBoard:
         if unknown:
             log.warning("restored switches name features without a contract: %s", unknown)
         self._install(state, override, experiment)
+        self._install_residency(orjson.loads(data).get("residency"))
         self._seen = signature
         log.warning(
             "restored switches from %s: %s; experiment %s",
@@ -140,13 +144,16 @@ class SwitchBoard:
             return False
         try:
             state, override, experiment = self._parse(data)
+            residency = orjson.loads(data).get("residency")
+            moved = residency != self.residency
+            self._install_residency(residency)
         except ConfigError as exc:
             return self._sync_failed(signature, exc)
         self._seen = signature
         self.sync_error = None
         current = self.service.switches.state
         if state.to_dict() == current.to_dict() and override == self.override:
-            return False  # this process wrote it, or already follows it
+            return moved  # this process wrote it, or already follows it (residency aside)
         self._install(state, override, experiment)
         log.info(
             "switches followed from %s: %s; experiment %s",
@@ -201,6 +208,13 @@ class SwitchBoard:
         """What a cap may name: the contracts' taxonomy's tiers."""
         return self.service.contracts.taxonomy.tiers
 
+    def _install_residency(self, residency: dict[str, Any] | None) -> None:
+        """Apply a saved residency override (ConfigError: the file's override is invalid)."""
+        if residency == self.residency:
+            return
+        self.service.use_contracts(self.service.residency_contracts(residency))
+        self.residency = residency
+
     def _unreadable(self, exc: BaseException) -> str:
         return (
             f"switches file {self.path} is unreadable ({type(exc).__name__}: {exc}); fix it from "
@@ -233,6 +247,7 @@ class SwitchBoard:
             "switches": self.service.switches.snapshot(),
             "experiment": self.service.experiment.describe(),
             "experiment_override": self.override,
+            "residency_override": self.residency,
             "saved_to": str(self.path),
         }
 
@@ -265,10 +280,18 @@ class SwitchBoard:
             except (ValueError, RuntimeError) as exc:
                 raise ApiError(422, "invalid_experiment", str(exc)) from exc
             effective = experiment or self._configured()
+            residency, contracts = self.residency, None
+            if change.set_residency:
+                residency = change.residency
+                try:  # validated before anything is audited, saved or applied
+                    contracts = self.service.residency_contracts(residency)
+                except ConfigError as exc:
+                    raise ApiError(422, "invalid_residency", str(exc)) from exc
             after: dict[str, Any] = {
                 "switches": state.to_dict(),
                 "experiment": effective.describe(),
                 "experiment_override": override,
+                "residency_override": residency,
                 "saved_to": str(self.path),
             }
             entry = {
@@ -282,7 +305,7 @@ class SwitchBoard:
             }
             self._append_audit(entry)
             try:
-                self._save(state, override)
+                self._save(state, override, residency)
             except OSError as exc:
                 self._append_audit({**entry, "event": "not_saved", "error": str(exc)}, quiet=True)
                 raise ApiError(
@@ -293,6 +316,9 @@ class SwitchBoard:
             self.service.switches = scratch
             self.service.experiment = effective
             self.override = override
+            if contracts is not None:
+                self.service.use_contracts(contracts)
+                self.residency = residency
         audit_log.warning(
             "switches changed by %s (client %s, %s): %s -> %s; experiment %s",
             actor, client, method, _brief(before["switches"]), _brief(after["switches"]),
@@ -376,9 +402,14 @@ class SwitchBoard:
                 f"could not write the audit log {self.audit_path} ({exc}); nothing was changed",
             ) from exc
 
-    def _save(self, state: SwitchState, override: dict[str, Any] | None) -> None:
-        body = {"format": FORMAT, "saved_at": rfc3339(time.time()),
-                "switches": state.to_dict(), "experiment": override}  # fmt: skip
+    def _save(
+        self,
+        state: SwitchState,
+        override: dict[str, Any] | None,
+        residency: dict[str, Any] | None = None,
+    ) -> None:
+        body = {"format": FORMAT, "saved_at": rfc3339(time.time()), "switches": state.to_dict(),
+                "experiment": override, "residency": residency}  # fmt: skip
         data = orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

@@ -1,6 +1,6 @@
 """Shared fixtures: the distilled student and a real tiny bundle, built once per session.
 
-`tiny_bundle` is a real bundle exported by training.export from heads fitted on a small
+`tiny_bundle` is a real bundle exported by training.model.export from heads fitted on a small
 synthetic labelled set (every intent, risk and tier present, censored tier labels). The
 student is distilled once per machine into the tierwise cache (~30-60 s the first time).
 """
@@ -156,7 +156,7 @@ def make_synthetic(n: int = 420, seed: int = 7) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def student_dir() -> Path:
     """Directory of the distilled static student (cached across sessions)."""
-    from training.distill import distill_student
+    from training.model.distill import distill_student
 
     return distill_student()
 
@@ -164,9 +164,9 @@ def student_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(student_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     """Student + heads (30 boosting rounds) + exported bundle from the synthetic set."""
-    from training.embed import StaticStudent
-    from training.export import export_bundle
-    from training.heads import TierwiseHeads
+    from training.model.embed import StaticStudent
+    from training.model.export import export_bundle
+    from training.model.heads import TierwiseHeads
 
     data = make_synthetic()
     student = StaticStudent.load(student_dir)

@@ -1,4 +1,5 @@
-"""`tierwise train | export | promote | evaluate`: thin argparse shells over training.*.
+"""`tierwise train | export | promote`: thin argparse shells over training.* (`evaluate` is
+training.replay.cli).
 
 Nothing heavy is imported at registration time, so `tierwise --help` stays fast.
 """
@@ -6,12 +7,9 @@ Nothing heavy is imported at registration time, so `tierwise --help` stays fast.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_BUNDLE = Path("models/default")
 DEFAULT_WORK = Path(".tierwise")
@@ -111,24 +109,9 @@ def register_train(subparsers: Any) -> None:
     parser.set_defaults(handler=_run_train)
 
 
-def default_logs(work_dir: Path, n: int, seed: int) -> tuple[Path, Path, Path]:
-    """Generate (or reuse, when n, seed and generator version match) the default simulated logs
-    in work_dir."""
-    from data.generator import GENERATOR_VERSION, generate
-
-    out = work_dir / f"generated-n{n}-seed{seed}"
-    logs, corrections, truth = out / "logs.jsonl", out / "corrections.jsonl", out / "truth.jsonl"
-    marker = out / ".complete"
-    stamp = f"ok generator={GENERATOR_VERSION}\n"
-    if not marker.is_file() or marker.read_text() != stamp:
-        logger.info("generating %d default log records (seed %d) into %s", n, seed, out)
-        generate(n, seed=seed, out_dir=out)
-        marker.write_text(stamp)
-    return logs, corrections, truth
-
-
 def _run_train(args: argparse.Namespace) -> int:
     from classifier.errors import ClassifierError
+    from data.generator.cached import default_logs
     from training.pipeline import train
 
     try:
@@ -311,27 +294,3 @@ def _run_promote(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(decision.message + "\n")
     return 0
-
-
-# --- evaluate (replay) ------------------------------------------------------------------------
-
-
-def register_evaluate(subparsers: Any) -> None:
-    """Offline replay of routing policies lives in training.replay_cli; delegate to it."""
-    try:
-        from training.replay_cli import register
-    except ImportError as exc:
-        if exc.name != "training.replay_cli":
-            raise
-        parser = subparsers.add_parser("evaluate", help="(not built) replay a routing policy")
-        parser.add_argument("rest", nargs=argparse.REMAINDER)
-        parser.set_defaults(handler=_run_evaluate_missing)
-        return
-    register(subparsers)
-
-
-def _run_evaluate_missing(_: argparse.Namespace) -> int:
-    return _fail(
-        "`tierwise evaluate` (offline replay of a routing policy) is not installed in this build. "
-        "Per-model held-out metrics are in every `tierwise train` report and MLflow run."
-    )

@@ -65,7 +65,7 @@ class HeadsConfig(_Section):
     random_state: int = 0
     n_threads: int | None = Field(2, gt=0)
     class_balance: float = Field(0.0, ge=0.0, le=1.0)
-    tier_head: Literal["ordinal", "per_tier"] = "ordinal"  # training.tier_head vs one per tier
+    tier_head: Literal["ordinal", "per_tier"] = "ordinal"  # model.tier_head vs one per tier
 
 
 class CalibrationConfig(_Section):

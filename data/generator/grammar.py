@@ -8,8 +8,9 @@ thousands of distinct texts. Templates are parsed once and cached.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 Part = str | tuple  # str literal, ("slot", name) or ("alt", (parts, parts, ...))
 SlotValue = str | Callable[[random.Random], str]
@@ -99,11 +100,11 @@ def render(
     return "".join(out)
 
 
-def pick(rng: random.Random, items: tuple | list):
+def pick(rng: random.Random, items: Sequence[Any]) -> Any:
     return items[int(rng.random() * len(items))]
 
 
-def weighted(rng: random.Random, items: tuple, cum_weights: tuple[float, ...]):
+def weighted(rng: random.Random, items: Sequence[Any], cum_weights: Sequence[float]) -> Any:
     """Pick from `items` with precomputed cumulative weights (cheaper than rng.choices)."""
     x = rng.random() * cum_weights[-1]
     lo, hi = 0, len(cum_weights) - 1

@@ -107,7 +107,7 @@ def real_sample(row: RealRequest, risk: str | None = None) -> TextSample:
         register="real",
         words=text.count(" ") + text.count("\n") + 1,
         hard=False,
-        # the generator's rule, as training.replay_costs.is_structured rebuilds it from truth
+        # the generator's rule, as counterfactual.is_structured rebuilds it from truth
         structured=row.intent == "classify" or "JSON" in text,
         has_content="\n\n" in text or len(text) > 600,
     )

@@ -27,7 +27,16 @@ from data.generator.config import PROMPT_TOKENS, STRUCTURED_FEATURES, SimConfig
 from data.generator.grammar import pick
 from data.generator.texts import TextSample
 
-NEXT_TIER = {"nano": "mini", "mini": "full", "full": None}
+NEXT_TIER: dict[str, str | None] = {"nano": "mini", "mini": "full", "full": None}
+
+
+def _up(tier: str) -> str:
+    """The tier above `tier`; only called after `_escalate` agreed, so never from the top."""
+    above = NEXT_TIER[tier]
+    assert above is not None
+    return above
+
+
 OUTPUT_MEDIAN = {
     "classify": 8,
     "plan": 450,
@@ -137,7 +146,7 @@ class RouterSim:
                 if not self._escalate(trace, tier, "error_x2"):
                     trace.served_visible_failure = True
                     return trace
-                tier, errors, schema_fails = NEXT_TIER[tier], 0, 0
+                tier, errors, schema_fails = _up(tier), 0, 0
                 continue
             if ok[tier]:
                 trace.attempts.append(self._attempt(rng, tier, sample, in_tokens, "ok"))
@@ -164,7 +173,7 @@ class RouterSim:
             if not self._escalate(trace, tier, "schema_fail_x2"):
                 trace.served_visible_failure = True
                 return trace
-            tier, errors, schema_fails = NEXT_TIER[tier], 0, 0
+            tier, errors, schema_fails = _up(tier), 0, 0
         trace.served_visible_failure = True
         return trace
 

@@ -255,24 +255,26 @@ def generate(
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    logs_path, truth_path = out_dir / f"logs.{fmt}", out_dir / "truth.jsonl"
+    corrections_path = out_dir / "corrections.jsonl"
     summary = GenerateSummary(
         n_records=0,
         n_corrections=0,
         seed=seed,
         fmt=fmt,
-        logs=out_dir / f"logs.{fmt}",
-        corrections=out_dir / "corrections.jsonl",
-        truth=out_dir / "truth.jsonl",
+        logs=logs_path,
+        corrections=corrections_path,
+        truth=truth_path,
     )
     counts: dict[str, Counter] = {
         k: Counter() for k in ("intents", "features", "first_tiers", "languages")
     }
     events: list[tuple[float, int, dict]] = []
     records = iter_records(n, seed, knobs, config, real_pool)  # fails before any file is opened
-    parquet = _ParquetSink(summary.logs) if fmt == "parquet" else None
+    parquet = _ParquetSink(logs_path) if fmt == "parquet" else None
     with (
-        open(summary.truth, "wb") as truth_f,
-        open(summary.logs, "wb") if parquet is None else _Null() as logs_f,
+        open(truth_path, "wb") as truth_f,
+        open(logs_path, "wb") if parquet is None else _Null() as logs_f,
     ):
         for index, (record, truth, evs) in enumerate(records):
             if parquet is None:
@@ -292,7 +294,7 @@ def generate(
     if parquet is not None:
         parquet.close()
     events.sort(key=lambda e: (e[0], e[1]))
-    with open(summary.corrections, "wb") as f:
+    with open(corrections_path, "wb") as f:
         for _, _, ev in events:
             f.write(orjson.dumps(ev) + b"\n")
     summary.n_corrections = len(events)
@@ -310,8 +312,13 @@ def generate(
 
 
 class _Null:
+    """The JSONL log file's stand-in when the logs go to Parquet."""
+
     def __enter__(self) -> _Null:
         return self
+
+    def write(self, data: bytes) -> int:
+        raise AssertionError("JSONL write with a Parquet sink open")
 
     def __exit__(self, *exc: object) -> None:
         return None

@@ -22,7 +22,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
         "integrations.litellm needs LiteLLM: pip install 'tierwise[litellm]'"
     ) from exc
 
-from integrations.litellm.plugin import Refusal
+from integrations.litellm.notes import Refusal
 from integrations.litellm.records import NOTE_KEY, metadata_of
 
 if TYPE_CHECKING:

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from classifier.client import Routed, RoutingClient
+from classifier.client import RoutingClient
 from classifier.contracts import RoutingTable, load_routing_table
 from classifier.errors import ClassifierUnavailable, InputError
 from classifier.messages import compose_text
 from classifier.taxonomy import TIERS, Tier
+from integrations.litellm.notes import Notes, Refusal
 from integrations.litellm.records import meta_value
 
 if TYPE_CHECKING:
@@ -57,35 +56,6 @@ def request_key(
     return "text:" + digest
 
 
-class Refusal:
-    """The failure policy refused a request (fail closed); `reason` is why."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-class _Notes:
-    """The last `size` decisions by request key; old ones fall out (a bounded LRU)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[str, Routed | Refusal] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, key: str, value: Routed | Refusal) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-    def get(self, key: str) -> Routed | Refusal | None:
-        with self._lock:
-            return self._data.get(key)
-
-
 class TierwiseClassifier:
     """LiteLLM `ClassifierPlugin`; register `self.logger` in `litellm.callbacks` next to it."""
 
@@ -102,7 +72,7 @@ class TierwiseClassifier:
         self.feature_key = feature_key
         self.request_id_key = request_id_key
         self.gateway_log = log
-        self.notes = _Notes(max_notes)
+        self.notes = Notes(max_notes)
         self._logger: TierwiseLogger | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TierwiseClassifier:

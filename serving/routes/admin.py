@@ -1,4 +1,6 @@
-"""Operator switches at run time: GET, PUT (replace) and PATCH (merge) /admin/switches.
+"""Operator switches at run time: GET, PUT (replace) and PATCH (merge) /admin/switches, and the
+data-residency rules: PUT /admin/residency (shown in GET /admin/switches as
+`residency_override`).
 
 Authenticated with `Authorization: Bearer <token>`, one token per identity (TIERWISE_ADMIN_TOKEN
 is `admin`, TIERWISE_ADMIN_TOKENS names more): no token configured means the endpoints are
@@ -22,7 +24,13 @@ from starlette.responses import Response
 from serving.auth import authenticate, client_of
 from serving.errors import ApiError, validation_error
 from serving.inputs import read_json
-from serving.schemas import ErrorResponse, ExperimentSettings, SwitchesPatch, SwitchesPut
+from serving.schemas import (
+    ErrorResponse,
+    ExperimentSettings,
+    ResidencyPut,
+    SwitchesPatch,
+    SwitchesPut,
+)
 from serving.state import json_response, state_of
 from serving.switchboard import Change, SwitchBoard
 
@@ -106,6 +114,21 @@ def _share_names(experiment: ExperimentSettings | None) -> list[str]:
     if experiment is None or not experiment.feature_shares:
         return []
     return list(experiment.feature_shares)
+
+
+@router.put(
+    "/residency",
+    summary="Replace the data-residency rules at run time (null: back to the contracts file)",
+    responses=_ERRORS,
+)
+async def put_residency(request: Request) -> Response:
+    """Validated against the routing table (an unknown region, a feature left with no endpoint:
+    422 naming the key, and the rules in force stay), audited and saved with the switches."""
+    board, actor = _authorise(request)
+    body = _parse(await request.body(), ResidencyPut)
+    residency = body.residency.model_dump(exclude_defaults=True) if body.residency else None
+    change = Change(set_residency=True, residency=residency, note=body.note)
+    return _apply(request, board, actor, change, new_names=[])
 
 
 def _apply(

@@ -13,9 +13,10 @@ from classifier.contracts import (
     load_contracts,
     load_routing_table,
 )
-from classifier.decision import decide, expected_costs, plan_for
+from classifier.decision import decide
 from classifier.errors import InputError
 from classifier.guards import scan
+from classifier.plan import expected_costs, plan_for
 from classifier.prediction import Prediction
 from classifier.taxonomy import INTENTS, TIER_RANK
 

@@ -19,7 +19,7 @@ TEXTS = [
 
 
 def _bundle_with(tiny_model, tmp_path: Path, thresholds: dict[str, float]) -> Classifier:  # noqa: ANN001
-    from training.export import export_bundle
+    from training.model.export import export_bundle
 
     bundle = export_bundle(
         tiny_model.student, tiny_model.heads, tmp_path / "b", name="tiny", version="2",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from training.ingest import load_training_set
+from training.ingest.load import load_training_set
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

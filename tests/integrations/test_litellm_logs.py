@@ -18,7 +18,7 @@ from classifier.client import FailurePolicy
 from classifier.errors import ClassifierUnavailable
 from classifier.http_client import HttpClient
 from integrations.litellm import GatewayLog, TierwiseClassifier, escalation_fallbacks
-from training.ingest import load_training_set
+from training.ingest.load import load_training_set
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def test_gateway_traffic_becomes_valid_training_logs(
     logs, corrections, quarantine = (tmp_path / n for n in
                                      ("logs.jsonl", "corrections.jsonl", "q.jsonl"))  # fmt: skip
     cli = subprocess.run(
-        [sys.executable, "-m", "training.ingest_cli", str(logs), "--corrections", str(corrections),
+        [sys.executable, "-m", "training.ingest.cli", str(logs), "--corrections", str(corrections),
          "--quarantine", str(quarantine)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip

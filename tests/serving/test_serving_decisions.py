@@ -19,7 +19,7 @@ from classifier.runtime import Classifier
 from classifier.taxonomy import TIERS
 from serving.app import create_app
 from serving.settings import ServingSettings
-from training.replay_policies import decide_tiers
+from training.replay.policies import decide_tiers
 
 TOKEN = "t0ken-for-decision-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

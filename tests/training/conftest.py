@@ -72,7 +72,7 @@ def small_config():
 # --- promotion gate: tiny registered bundles with known training windows -------------------
 #
 # Heads are fitted on `generated_logs` (1,500 records, sorted by time) the way the pipeline fits
-# them (snapped embeddings, calibration on a later slice), exported by training.export with
+# them (snapped embeddings, calibration on a later slice), exported by training.model.export with
 # `training_data.window`, and registered per test in its sqlite store. Each variant differs from
 # `better` in one head, so a test knows which check must trip:
 #
@@ -98,13 +98,13 @@ class GateBundles:
 
 
 def _build_gate_bundles(logs_dir: Path, student_dir: Path, out: Path) -> GateBundles:
-    from training.binning import snap_for_fit
-    from training.calibration import calibrate_heads, fold_scale_shift
-    from training.embed import StaticStudent
-    from training.export import export_bundle
-    from training.heads import TierwiseHeads
-    from training.ingest import load_training_set
-    from training.windows import TrainingWindow
+    from training.ingest.load import load_training_set
+    from training.ingest.windows import TrainingWindow
+    from training.model.binning import snap_for_fit
+    from training.model.calibration import calibrate_heads, fold_scale_shift
+    from training.model.embed import StaticStudent
+    from training.model.export import export_bundle
+    from training.model.heads import TierwiseHeads
 
     data, _ = load_training_set([logs_dir / LOGS], [logs_dir / CORRECTIONS], None)
     student = StaticStudent.load(student_dir)

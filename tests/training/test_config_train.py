@@ -56,7 +56,7 @@ def test_config_file_replaces_defaults(tmp_path: Path) -> None:
 
 
 def test_flat_view_covers_every_key_and_heads_build() -> None:
-    from training.heads import TierwiseHeads
+    from training.model.heads import TierwiseHeads
 
     cfg = load_config()
     flat = cfg.flat()

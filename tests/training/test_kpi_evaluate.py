@@ -17,8 +17,8 @@ from classifier.cli import main
 from classifier.logschema import LogRecord
 from serving.app import create_app
 from serving.settings import ServingSettings
+from training.ingest.labels import TrainingSet
 from training.kpi.stats import ratio_estimate
-from training.labels import TrainingSet
 
 CLIENT = {"Authorization": "Bearer client-token-123"}
 TEXTS = [

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from training.binning import quantile_grid, snap
-from training.calibration import calibrate_estimator, fold_scale_shift, reliability
-from training.evaluate import evaluate_probs, smallest_viable_pred, smallest_viable_truth
+from training.evaluation.metrics import evaluate_probs, smallest_viable_pred, smallest_viable_truth
+from training.model.binning import quantile_grid, snap
+from training.model.calibration import calibrate_estimator, fold_scale_shift, reliability
 
 
 def test_ece_is_zero_for_calibrated_and_large_for_overconfident() -> None:

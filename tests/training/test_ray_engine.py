@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 import pytest
 
-from training.ingest import load_training_set
+from training.ingest.load import load_training_set
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -107,8 +107,8 @@ def test_ray_ingestion_shards_count_every_line_of_one_file(
 def test_ray_embedding_equals_in_process(
     ray_cluster: None, student_dir: Path, generated_logs: Path
 ) -> None:
-    from training.embed import StaticStudent
     from training.engines.ray_embed import ray_encode
+    from training.model.embed import StaticStudent
 
     texts = [orjson.loads(line)["text"] for line in
              (generated_logs / "logs.jsonl").read_bytes().splitlines()[:700]]  # fmt: skip
@@ -128,7 +128,7 @@ def test_train_with_the_ray_engine_logs_the_stratified_fit_sample(
 
     from classifier.cli import main
     from classifier.runtime import Classifier
-    from training.ingest import load_training_set
+    from training.ingest.load import load_training_set
 
     small = {
         "realtext.enabled": False,

@@ -129,7 +129,7 @@ def _outcome(row: dict[str, Any], first: str) -> dict[str, Any]:
 def test_service_logs_train_a_bundle(tiny_bundle: Path, student_dir: Path, tmp_path: Path) -> None:
     from classifier.cli import main as tierwise
     from classifier.runtime import Classifier
-    from training.ingest import load_training_set
+    from training.ingest.load import load_training_set
 
     logs = tmp_path / "service-logs"
     callers = {"review-ui": {"token": TOKEN, "role": "reviewer"}}

@@ -26,10 +26,10 @@ import orjson
 from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from training.engines.ray_runtime import require_ray, start_ray
 from training.engines.shards import SHARD_BYTES, Shard, iter_shard, plan_shards
-from training.ingest import IngestReport, _Ingestion
-from training.labels import OK, UNKNOWN, TrainingSet
-from training.quarantine import QuarantineWriter
-from training.readers import RawItem
+from training.ingest.labels import OK, UNKNOWN, TrainingSet
+from training.ingest.load import IngestReport, _Ingestion
+from training.ingest.quarantine import QuarantineWriter
+from training.ingest.readers import RawItem
 
 log = logging.getLogger(__name__)
 

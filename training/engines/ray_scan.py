@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from classifier.logschema import CorrectionEvent, LogRecord
 from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from training.engines.shards import Shard, iter_shard
-from training.ingest import _before_detail, _best_effort_id, _merge_corrections, _reason
-from training.labels import DEFAULT_CODES, LabelCodes, derive_labels
+from training.ingest.labels import DEFAULT_CODES, LabelCodes, derive_labels
+from training.ingest.load import _before_detail, _best_effort_id, _merge_corrections, _reason
 
 # Corrections by request_id: their raw lines (validated by the driver), parsed again only for
 # the records they belong to: shipping bytes to each task is far cheaper than pydantic objects.

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from training.labels import TrainingSet
+from training.ingest.labels import TrainingSet
 
 SAMPLING = "stratified by intent x risk x first tier, proportional, at least 1 per stratum"
 

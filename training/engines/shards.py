@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.readers import MAX_LINE_BYTES, RawItem, is_gzip, is_parquet, iter_raw
+from training.ingest.readers import MAX_LINE_BYTES, RawItem, is_gzip, is_parquet, iter_raw
 
 SHARD_BYTES = 32 * 1024 * 1024
 _COUNT_CHUNK = 8 * 1024 * 1024

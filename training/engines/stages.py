@@ -7,10 +7,20 @@ in-process functions, so the default path never imports Ray.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Where ingest and embed run, and the fit's sample size (None: every train row)."""
+
+    engine: str = "local"
+    workers: int | None = None
+    fit_sample: int | None = None
 
 
 def ingest(engine: str, logs: Sequence[Path], corrections: Sequence[Path], quarantine: Path,
@@ -24,7 +34,7 @@ def ingest(engine: str, logs: Sequence[Path], corrections: Sequence[Path], quara
 
         return ray_load_training_set(list(logs), list(corrections), quarantine, num_cpus=workers,
                                      taxonomy=taxonomy)  # fmt: skip
-    from training.ingest import load_training_set
+    from training.ingest.load import load_training_set
 
     return load_training_set(list(logs), list(corrections), quarantine, taxonomy)
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from classifier.kpischema import KPI_KINDS, KpiEvent
 from classifier.logschema import LogRecord
-from training.ingest import iter_valid_records
-from training.labels import correction_timing
+from training.ingest.labels import correction_timing
+from training.ingest.load import iter_valid_records
 
 NO_PROMPT = "(none)"
 VERSION_KEYS = ("model_version", "contracts_version", "routing_table_version")

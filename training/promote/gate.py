@@ -8,7 +8,7 @@ A candidate takes `champion` only if every check passes:
 - its replayed cost at the champion's failure rate rises by at most `tolerance.cost` (a share).
   "At equal failures": each model's quality-bar sweep gives (failure rate, cost) points, and
   randomising between two points reaches any failure rate between them at the interpolated cost
-  (the argument of training.replay_metrics.gap_figures), so each model's cheapest cost at the
+  (the argument of training.replay.metrics.gap_figures), so each model's cheapest cost at the
   champion's failure rate is read off the lower envelope of its points.
 """
 

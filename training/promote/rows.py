@@ -18,12 +18,12 @@ import numpy as np
 from classifier.contracts import RoutingTable
 from classifier.errors import InputError
 from classifier.guards import GuardResult, scan
-from training.labels import TrainingSet
-from training.replay import logged_traces
-from training.replay_costs import Logged, Outcomes, simulate_outcomes
-from training.replay_data import load_replay_data
-from training.replay_metrics import score_exact, score_ips
-from training.windows import TrainingWindow
+from training.ingest.labels import TrainingSet
+from training.ingest.windows import TrainingWindow
+from training.replay.costs import Logged, Outcomes, simulate_outcomes
+from training.replay.data import load_replay_data
+from training.replay.metrics import score_exact, score_ips
+from training.replay.run import logged_traces
 
 
 @dataclass

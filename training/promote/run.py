@@ -13,11 +13,11 @@ from classifier.errors import InputError
 from classifier.rules import RuleRouter
 from training import tracking
 from training.config import TrainConfig
+from training.ingest.windows import TrainingWindow, utc_iso
 from training.promote.decision import PROMOTED, REFUSED, UNCHANGED, Decision, log_decision
 from training.promote.gate import direction, run_checks
 from training.promote.rows import load_gate_rows
 from training.promote.scoring import Policy, score_bundle
-from training.windows import TrainingWindow, utc_iso
 
 
 def promote(

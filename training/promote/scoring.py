@@ -3,7 +3,7 @@
 The bundle runs through the serving runtime (classifier.runtime), and its predictions go
 through the production decision (contracts, routing table, guards), so the numbers are what a
 router would get from it. The routing replay gives the operating point under the shipped
-contracts and a sweep of quality bars (the cost/failure curve of training.replay).
+contracts and a sweep of quality bars (the cost/failure curve of training.replay.run).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import numpy as np
 from classifier.contracts import Contracts, RoutingTable
 from classifier.rules import RuleRouter
 from classifier.taxonomy import INTENTS, RISKS, TIERS
-from training.evaluate import evaluate_probs
+from training.evaluation.metrics import evaluate_probs
 from training.promote.gate import REPLAY_PREFIX
 from training.promote.rows import GateRows
-from training.replay import DEFAULT_BARS
-from training.replay_policies import decide_tiers, one_hot, with_quality_bar
+from training.replay.policies import decide_tiers, one_hot, with_quality_bar
+from training.replay.run import DEFAULT_BARS
 
 REPLAY_KEYS = (
     "cost_per_1k_usd",

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from training.distill import default_cache_dir
+from training.model.distill import default_cache_dir
 
 
 def embed(texts: Sequence[str], embedder, *, progress: bool = False) -> np.ndarray:  # noqa: ANN001
-    from training.embed_cache import EmbeddingCache
+    from training.model.embed_cache import EmbeddingCache
 
     with EmbeddingCache(default_cache_dir() / "embeddings.sqlite") as cache:
         return cache.encode(embedder, list(texts), progress=progress)
@@ -18,7 +18,7 @@ def embed(texts: Sequence[str], embedder, *, progress: bool = False) -> np.ndarr
 
 def teacher_encoder(window=None):  # noqa: ANN001, ANN201
     """A function texts -> unit teacher embeddings (cached), for zero-shot and weak labels."""
-    from training.embed import Teacher
+    from training.model.embed import Teacher
 
     teacher = Teacher(window)
     return lambda texts: embed(texts, teacher)

@@ -18,12 +18,17 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from classifier.taxonomy import INTENTS, RISKS
+
+
+def _encode_one(encoder: Any, text: str) -> Any:
+    return encoder.encode([text])
 
 
 def _latency_ms(encode_one: Callable[[str], Any], texts: Sequence[str]) -> float:
@@ -43,10 +48,10 @@ def compare(out: Path, sim_rows: int = 8000, latency_texts: int = 60) -> dict[st
     from data.corpora.labelled import load_corpus
     from data.generator import generate
     from training.config import load_config
-    from training.distill import distill_student
-    from training.embed import StaticStudent, Teacher
-    from training.heads import TierwiseHeads
-    from training.ingest import load_training_set
+    from training.ingest.load import load_training_set
+    from training.model.distill import distill_student
+    from training.model.embed import StaticStudent, Teacher
+    from training.model.heads import TierwiseHeads
     from training.realtext.embedding import embed
     from training.realtext.finetune import finetune_student
     from training.realtext.report import high_balanced_accuracy
@@ -74,6 +79,7 @@ def compare(out: Path, sim_rows: int = 8000, latency_texts: int = 60) -> dict[st
     y_r = np.array([RISKS.index(d.risk) for d in corpus.dev])
 
     base = StaticStudent.load(distill_student())
+    assert base.directory is not None  # loaded from a directory, so it has one
     tune_texts, tune_i, tune_r = tuning_rows(
         rows, sim_texts, logs.intent[known], logs.risk[known], rt
     )
@@ -105,7 +111,7 @@ def compare(out: Path, sim_rows: int = 8000, latency_texts: int = 60) -> dict[st
             "intent_accuracy": float((pi == y_i).mean()),
             "risk_macro_f1": float(f1_score(y_r, pr, average="macro")),
             "risk_high_balanced_accuracy": high_balanced_accuracy(y_r, pr),
-            "embed_ms_per_text": _latency_ms(lambda t, e=encoder: e.encode([t]), sample),
+            "embed_ms_per_text": _latency_ms(partial(_encode_one, encoder), sample),
             "dim": int(X.shape[1]),
         }
     out.write_text(_render(results, len(texts), len(dev_texts)), encoding="utf-8")

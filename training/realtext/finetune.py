@@ -58,9 +58,9 @@ def finetune_student(
 ) -> Path:
     """Directory of a student whose vectors were trained on (text, intent, risk) rows.
 
-    `texts` should be what the served window sees (training.embed.TextWindow.cut).
+    `texts` should be what the served window sees (training.model.embed.TextWindow.cut).
     """
-    from training.distill import default_cache_dir
+    from training.model.distill import default_cache_dir
 
     params = {**DEFAULT_PARAMS, **(params or {})}
     base_meta = json.loads((Path(base_dir) / "student.json").read_text())

@@ -19,7 +19,7 @@ import numpy as np
 
 from classifier.taxonomy import INTENTS, RISKS, TIERS
 from data.corpora.labelled import LABELS_DIR, Corpus, load_corpus, read_labels
-from training.evaluate import Evaluation, evaluate_probs
+from training.evaluation.metrics import Evaluation, evaluate_probs
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def summary_row(s: Scored, y_r: np.ndarray) -> dict[str, float]:
 
 def build(bundle_dir: Path, out_md: Path, corpus: Corpus | None = None, *, baselines: bool = True,
           log_mlflow: bool = True) -> dict[str, Any]:  # fmt: skip
-    from training.report import write_plots
+    from training.evaluation.report import write_plots
 
     corpus = corpus or load_corpus()
     dev = corpus.dev
@@ -155,7 +155,10 @@ def build(bundle_dir: Path, out_md: Path, corpus: Corpus | None = None, *, basel
         "per_intent_f1": {s.name: _per_class_f1(s.evaluation.heads["intent"]) for s in runs},
         "abstention": _abstention(model, y_i),
         "simulator": _simulator_figures(model.extra["manifest"].metrics),
-        "labels": {"intent": _counts([d.intent for d in dev]), "risk": _counts([d.risk for d in dev])},
+        "labels": {
+            "intent": _counts([d.intent for d in dev]),
+            "risk": _counts([d.risk for d in dev]),
+        },
         "sources": _counts(sources),
         "agreement": second_labeller_agreement(corpus),
         "weak": _weak_summary(),
@@ -263,9 +266,9 @@ def render(fig: dict[str, Any], model: Scored, images: list[str], assets: str) -
     lines += [
         "",
         "Zero-shot prototypes: cosine to the mean MiniLM embedding of four plain requests per "
-        f"label, softmax at temperature {ZERO_SHOT_TEMPERATURE} for its probabilities. Keyword rules: "
-        "the labelling cues of `training/realtext/cues.py` by priority, `chat`/`low` when none fires "
-        "(one-hot, so its ECE is its error rate).",
+        f"label, softmax at temperature {ZERO_SHOT_TEMPERATURE} for its probabilities. "
+        "Keyword rules: the labelling cues of `training/realtext/cues.py` by priority, "
+        "`chat`/`low` when none fires (one-hot, so its ECE is its error rate).",
         "",
         "## Per intent (F1)",
         "",
@@ -277,9 +280,16 @@ def render(fig: dict[str, Any], model: Scored, images: list[str], assets: str) -
         lines.append(
             f"| {label} | {fig['labels']['intent'].get(label, 0)} | " + " | ".join(cells) + " |"
         )
-    lines += ["", "Risk rows: " + ", ".join(f"{k} {v}" for k, v in fig["labels"]["risk"].items()) + ".",
-              "", "## Per source (accuracy: intent / risk)", "",
-              "| source | rows | " + " | ".join(names) + " |", "|---|---:|" + "---:|" * len(names)]  # fmt: skip
+    risk_rows = ", ".join(f"{k} {v}" for k, v in fig["labels"]["risk"].items())
+    lines += [
+        "",
+        f"Risk rows: {risk_rows}.",
+        "",
+        "## Per source (accuracy: intent / risk)",
+        "",
+        "| source | rows | " + " | ".join(names) + " |",
+        "|---|---:|" + "---:|" * len(names),
+    ]
     for source, n in fig["sources"].items():
         cells = []
         for name in names:
@@ -292,8 +302,8 @@ def render(fig: dict[str, Any], model: Scored, images: list[str], assets: str) -
             "",
             "## Abstention",
             "",
-            f"`Classifier.classify()` abstained on {ab['rate']:.1%} of the development rows; intent "
-            f"accuracy is {_f(ab['intent_accuracy_kept'])} where it answered and "
+            f"`Classifier.classify()` abstained on {ab['rate']:.1%} of the development rows; "
+            f"intent accuracy is {_f(ab['intent_accuracy_kept'])} where it answered and "
             f"{_f(ab['intent_accuracy_abstained'])} where it abstained.",
         ]
     sim = fig["simulator"]
@@ -310,8 +320,8 @@ def render(fig: dict[str, Any], model: Scored, images: list[str], assets: str) -
         lines.append("| real development set | " + " | ".join(_f(dev[c]) for c in cols) + " |")
         for split in ("time/student", "unseen/student", "unseen_truth/student"):
             if f"{split}/intent_macro_f1" in sim:
-                cells = " | ".join(_f(sim.get(f"{split}/{c}")) for c in cols)
-                lines.append(f"| simulator `{split.split('/')[0]}` | {cells} |")
+                scored = " | ".join(_f(sim.get(f"{split}/{c}")) for c in cols)
+                lines.append(f"| simulator `{split.split('/')[0]}` | {scored} |")
     lines += _training_lines(fig)
     if images:
         lines += ["", "## Confusion matrices and reliability", ""]
@@ -326,11 +336,15 @@ def _training_lines(fig: dict[str, Any]) -> list[str]:
     real = fig.get("training") or {}
     if real:
         rows = ", ".join(f"{k} {v:,}" for k, v in sorted(real.get("rows", {}).items()))
-        lines += ["", "## What the model was trained on", "",
-                  f"Real and authored rows: {rows}. {real.get('near_duplicates_dropped', 0)} "
-                  f"training rows were dropped as near-duplicates (cosine >= 0.95) of a "
-                  f"development text. Packages: "
-                  + ", ".join(f"`{v}`" for v in real.get("packages", {}).values()) + "."]  # fmt: skip
+        packages = ", ".join(f"`{v}`" for v in real.get("packages", {}).values())
+        lines += [
+            "",
+            "## What the model was trained on",
+            "",
+            f"Real and authored rows: {rows}. {real.get('near_duplicates_dropped', 0)} "
+            "training rows were dropped as near-duplicates (cosine >= 0.95) of a "
+            f"development text. Packages: {packages}.",
+        ]
     weak = fig.get("weak") or {}
     if weak.get("agreement_with_dev"):
         a = weak["agreement_with_dev"]

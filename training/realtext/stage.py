@@ -48,7 +48,7 @@ def prepare(
     progress: bool = True,
 ) -> RealText:
     """Load rows, fine-tune the student (optional), embed, drop near-duplicates of dev texts."""
-    from training.embed import StaticStudent
+    from training.model.embed import StaticStudent
 
     corpus = load_corpus()
     rows = build_rows(
@@ -121,7 +121,7 @@ def tuning_rows(
     known = np.flatnonzero((np.asarray(sim_intent) >= 0) & (np.asarray(sim_risk) >= 0))
     rng = np.random.default_rng(cfg.seed)
     n = min(cfg.finetune.sim_rows, len(known))
-    take = rng.choice(known, n, replace=False) if n else []
+    take = rng.choice(known, n, replace=False) if n else np.empty(0, dtype=np.int64)
     for i in sorted(int(j) for j in take):
         texts.append(sim_texts[i])
         intents.append(INTENTS[sim_intent[i]])

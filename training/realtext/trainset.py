@@ -92,8 +92,9 @@ def build_rows(
         held = bool(rng.random() < calib_fraction)
         add(row.item.text, row.item.source, INTENTS.index(row.intent), RISKS.index(row.risk),
             gold_weight, "gold", held)  # fmt: skip
-    for row in read_authored(authored_dir):
-        add(row["text"], row["source"], INTENTS.index(row["intent"]), RISKS.index(row["risk"]),
+    for authored in read_authored(authored_dir):
+        add(authored["text"], authored["source"], INTENTS.index(authored["intent"]),
+            RISKS.index(authored["risk"]),
             authored_weight, "authored", False)  # fmt: skip
     weak = read_weak(weak_path) if use_weak else {}
     for item in corpus.unlabelled:

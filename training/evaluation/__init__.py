@@ -1,0 +1,1 @@
+"""Scores of one trained model: held-out metrics, the teacher comparison, the training report."""

@@ -1,0 +1,3 @@
+"""Logs in: reading, validating, quarantining and labelling router logs; splits and the training
+window.
+"""

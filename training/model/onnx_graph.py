@@ -1,0 +1,279 @@
+"""Build the one fused ONNX graph: token ids -> static embedding -> every head.
+
+Layout (all float32):
+  input_ids [B, L] int64, attention_mask [B, L] int64
+  selectors [B, 3, L] = mask, mask * (CumSum(mask) <= K), mask * (reverse CumSum(mask) <= K)
+  MatMul(selectors, Gather(E, ids)) / max(ReduceSum(selectors), 1) = means [B, 3, D]
+  embedding [B, D + 2W] = [all | head[:W] | tail[:W]]   (training.model.embed.Pooling.layout)
+  The cumulative sums count each row's real tokens, so head and tail follow every row's own
+  length in a padded batch (padding anywhere, not only on the right). E sits on a 2^-k grid,
+  so every sum is exact (0/1 weights, any order) and equals training.model.embed.pool_features bit
+  for bit. K = 0 gives the plain mean of earlier bundles.
+  per head: skl2onnx trees -> probabilities [B, k] -> MatMul(placement [k, n]) -> [B, n]
+  (the placement matrix puts classes missing from training at probability 0, exactly)
+  tier: three binary heads -> P(ok) columns -> cumulative Max -> tier_ok_probs [B, 3]
+  or, ordinal (training.model.tier_head): rows [embedding | t] for t = 0, 1, 2 stacked to [3B, D+1]
+  -> one tree model -> P(ok) [3B, 1] -> Reshape [3, B] -> Transpose -> tier_ok_probs [B, 3]
+  (monotone by the trees' constraint: no Max needed)
+The heads are converted separately, prefixed with onnx.compose.add_prefix, and wired to the
+shared embedding by name, so the embedding is computed once for all heads.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from onnx.compose import add_prefix
+
+from classifier.bundle import FEATURES_METADATA_KEY, INPUT_NAMES, OUTPUT_NAMES
+from training.model.embed import DEFAULT_POOLING, Pooling
+from training.model.heads import HeadFit, TierwiseHeads
+
+MAIN_OPSET = 17
+ML_OPSET = 3  # onnx.compose and skl2onnx's tree converters agree on ai.onnx.ml 3
+EMBEDDING = "embedding"
+
+
+def _convert(fit: HeadFit, dim: int, prefix: str) -> onnx.ModelProto:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    model = convert_sklearn(
+        fit.model,
+        initial_types=[("X", FloatTensorType([None, dim]))],
+        options={id(fit.model): {"zipmap": False}},
+        target_opset={"": MAIN_OPSET, "ai.onnx.ml": ML_OPSET},
+    )
+    return add_prefix(model, prefix)
+
+
+def _head_nodes(
+    fit: HeadFit, dim: int, prefix: str, out: str, source: str = EMBEDDING
+) -> tuple[list, list]:
+    """Nodes and initializers mapping `source` [B, dim] to `out` [B, n] for one head."""
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    n = fit.n_outputs
+    if fit.model is None:
+        # A head that saw < 2 classes: a constant row per input, X @ 0 + c keeps the batch dim.
+        assert fit.constant is not None
+        inits += [
+            numpy_helper.from_array(np.zeros((dim, n), np.float32), f"{prefix}zeros"),
+            numpy_helper.from_array(fit.constant.astype(np.float32)[None, :], f"{prefix}const"),
+        ]
+        nodes += [
+            helper.make_node("MatMul", [source, f"{prefix}zeros"], [f"{prefix}z"]),
+            helper.make_node("Add", [f"{prefix}z", f"{prefix}const"], [out]),
+        ]
+        return nodes, inits
+    head = _convert(fit, dim, prefix)
+    graph = head.graph
+    head_input = graph.input[0].name
+    probs = next(o.name for o in graph.output if "prob" in o.name)
+    for node in graph.node:
+        node.input[:] = [source if name == head_input else name for name in node.input]
+        nodes.append(node)
+    inits += list(graph.initializer)
+    placement = np.zeros((len(fit.classes), n), np.float32)
+    placement[np.arange(len(fit.classes)), fit.classes] = 1.0
+    inits.append(numpy_helper.from_array(placement, f"{prefix}placement"))
+    nodes.append(helper.make_node("MatMul", [probs, f"{prefix}placement"], [out]))
+    return nodes, inits
+
+
+def _per_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, list]:
+    """Three binary heads, then a cumulative Max so that nano <= mini <= full."""
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+    tier_cols = []
+    for t, fit in enumerate(heads.tiers_):
+        pair = f"tier{t}_pair"
+        more_nodes, more_inits = _head_nodes(fit, dim, f"tier{t}_", pair)
+        nodes += more_nodes
+        inits += more_inits
+        # [B, 2] -> column 1 (P(ok)) as [B, 1], exactly, via a 0/1 matrix.
+        inits.append(numpy_helper.from_array(np.array([[0.0], [1.0]], np.float32), f"tier{t}_sel"))
+        nodes.append(helper.make_node("MatMul", [pair, f"tier{t}_sel"], [f"tier{t}_ok"]))
+        tier_cols.append(f"tier{t}_ok")
+    cumulative = [tier_cols[0]]
+    for t in range(1, len(tier_cols)):  # running Max: one node per tier after the first
+        nodes.append(helper.make_node("Max", [cumulative[-1], tier_cols[t]], [f"tier_cum{t}"]))
+        cumulative.append(f"tier_cum{t}")
+    nodes.append(helper.make_node("Concat", cumulative, [out], axis=1))
+    return nodes, inits
+
+
+def _ordinal_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, list]:
+    """One tree model run on [embedding | t] for every tier t in a single batch of T*B rows."""
+    fit = heads.tier_ordinal_
+    if fit is None:
+        raise ValueError("an ordinal tier graph needs heads fitted with tier_head='ordinal'")
+    n_tiers = heads.n_tiers
+    p = "tierord_"
+    inits = [
+        numpy_helper.from_array(np.array([0], np.int64), f"{p}s"),
+        numpy_helper.from_array(np.array([1], np.int64), f"{p}e"),
+        numpy_helper.from_array(np.array([1], np.int64), f"{p}one_i"),
+        numpy_helper.from_array(np.array([n_tiers, -1], np.int64), f"{p}by_tier"),
+        numpy_helper.from_array(np.array([[0.0], [1.0]], np.float32), f"{p}sel"),
+    ]
+    later = range(1, n_tiers)
+    inits += [numpy_helper.from_array(np.array(float(t), np.float32), f"{p}t{t}") for t in later]
+    nodes = [
+        helper.make_node("Shape", [EMBEDDING], [f"{p}shape"]),
+        helper.make_node("Slice", [f"{p}shape", f"{p}s", f"{p}e"], [f"{p}b"]),
+        helper.make_node("Concat", [f"{p}b", f"{p}one_i"], [f"{p}colshape"], axis=0),
+        helper.make_node(
+            "ConstantOfShape",
+            [f"{p}colshape"],
+            [f"{p}c0"],
+            value=numpy_helper.from_array(np.zeros(1, np.float32)),
+        ),  # fmt: skip
+    ]
+    nodes += [helper.make_node("Add", [f"{p}c0", f"{p}t{t}"], [f"{p}c{t}"]) for t in later]
+    for t in range(n_tiers):
+        nodes.append(helper.make_node("Concat", [EMBEDDING, f"{p}c{t}"], [f"{p}x{t}"], axis=1))
+    stacked = [f"{p}x{t}" for t in range(n_tiers)]
+    nodes.append(helper.make_node("Concat", stacked, [f"{p}x"], axis=0))
+    more_nodes, more_inits = _head_nodes(fit, dim + 1, p, f"{p}pair", source=f"{p}x")
+    nodes += more_nodes
+    inits += more_inits
+    nodes += [
+        helper.make_node("MatMul", [f"{p}pair", f"{p}sel"], [f"{p}ok"]),  # [TB, 1], exactly
+        helper.make_node("Reshape", [f"{p}ok", f"{p}by_tier"], [f"{p}tb"]),  # [T, B]
+        helper.make_node("Transpose", [f"{p}tb"], [out], perm=[1, 0]),  # [B, T]
+    ]
+    return nodes, inits
+
+
+def _embedding_nodes(vectors: np.ndarray, pooling: Pooling) -> tuple[list, list]:
+    ids, mask = INPUT_NAMES
+    dim = int(vectors.shape[1])
+    width = pooling.edge_width(dim)
+    inits = [
+        numpy_helper.from_array(np.ascontiguousarray(vectors, np.float32), "emb_matrix"),
+        numpy_helper.from_array(np.array([1], np.int64), "emb_axis1"),
+        numpy_helper.from_array(np.array([2], np.int64), "emb_axis2"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "emb_one"),
+    ]
+    if not width:
+        nodes = [
+            helper.make_node("Gather", ["emb_matrix", ids], ["emb_rows"], axis=0),
+            helper.make_node("Cast", [mask], ["emb_maskf"], to=TensorProto.FLOAT),
+            helper.make_node("Unsqueeze", ["emb_maskf", "emb_axis2"], ["emb_mask3"]),
+            helper.make_node("Mul", ["emb_rows", "emb_mask3"], ["emb_masked"]),
+            helper.make_node("ReduceSum", ["emb_masked", "emb_axis1"], ["emb_sum"], keepdims=0),
+            helper.make_node("ReduceSum", ["emb_maskf", "emb_axis1"], ["emb_count"], keepdims=1),
+            helper.make_node("Max", ["emb_count", "emb_one"], ["emb_countc"]),
+            helper.make_node("Div", ["emb_sum", "emb_countc"], [EMBEDDING]),
+        ]
+        return nodes, inits
+    inits += [
+        numpy_helper.from_array(np.array(1, np.int64), "emb_axis1s"),
+        numpy_helper.from_array(np.array(pooling.edge_tokens, np.int64), "emb_k"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["emb_matrix", ids], ["emb_rows"], axis=0),  # [B, L, D]
+        # Position p is in the head when it is among the first K real tokens of its row, in
+        # the tail when among the last K: counted with cumulative sums of the row's mask.
+        helper.make_node("CumSum", [mask, "emb_axis1s"], ["emb_cum"]),
+        helper.make_node("CumSum", [mask, "emb_axis1s"], ["emb_rcum"], reverse=1),
+        helper.make_node("LessOrEqual", ["emb_cum", "emb_k"], ["emb_inhead"]),
+        helper.make_node("LessOrEqual", ["emb_rcum", "emb_k"], ["emb_intail"]),
+        helper.make_node("Cast", [mask], ["emb_maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["emb_inhead"], ["emb_headf"], to=TensorProto.FLOAT),
+        helper.make_node("Cast", ["emb_intail"], ["emb_tailf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["emb_maskf", "emb_headf"], ["emb_headm"]),
+        helper.make_node("Mul", ["emb_maskf", "emb_tailf"], ["emb_tailm"]),
+        helper.make_node("Unsqueeze", ["emb_maskf", "emb_axis1"], ["emb_sel_all"]),
+        helper.make_node("Unsqueeze", ["emb_headm", "emb_axis1"], ["emb_sel_head"]),
+        helper.make_node("Unsqueeze", ["emb_tailm", "emb_axis1"], ["emb_sel_tail"]),
+        helper.make_node(
+            "Concat", ["emb_sel_all", "emb_sel_head", "emb_sel_tail"], ["emb_sel"], axis=1
+        ),  # [B, 3, L] of 0/1
+        helper.make_node("MatMul", ["emb_sel", "emb_rows"], ["emb_sums"]),  # [B, 3, D]
+        helper.make_node("ReduceSum", ["emb_sel", "emb_axis2"], ["emb_counts"], keepdims=1),
+        helper.make_node("Max", ["emb_counts", "emb_one"], ["emb_countsc"]),
+        helper.make_node("Div", ["emb_sums", "emb_countsc"], ["emb_means"]),
+    ]
+    if width == dim:  # [B, 3, D] row-major is already [all | head | tail]
+        nodes.append(helper.make_node("Flatten", ["emb_means"], [EMBEDDING], axis=1))
+        return nodes, inits
+    inits += [
+        numpy_helper.from_array(np.array([0, 0], np.int64), "emb_s0"),
+        numpy_helper.from_array(np.array([1, dim], np.int64), "emb_e0"),
+        numpy_helper.from_array(np.array([1, 0], np.int64), "emb_s1"),
+        numpy_helper.from_array(np.array([3, width], np.int64), "emb_e1"),
+        numpy_helper.from_array(np.array([1, 2], np.int64), "emb_axes12"),
+    ]
+    nodes += [  # [B, 0:1, 0:D] -> mean [B, D]; [B, 1:3, 0:W] -> head, tail [B, 2W]
+        helper.make_node("Slice", ["emb_means", "emb_s0", "emb_e0", "emb_axes12"], ["emb_m0"]),
+        helper.make_node("Flatten", ["emb_m0"], ["emb_mean"], axis=1),
+        helper.make_node("Slice", ["emb_means", "emb_s1", "emb_e1", "emb_axes12"], ["emb_m1"]),
+        helper.make_node("Flatten", ["emb_m1"], ["emb_edges"], axis=1),
+        helper.make_node("Concat", ["emb_mean", "emb_edges"], [EMBEDDING], axis=1),
+    ]
+    return nodes, inits
+
+
+def features_metadata(dim: int, pooling: Pooling) -> str:
+    """The feature layout as stored in the graph; the runtime compares it with the manifest."""
+    return json.dumps(
+        {"feature_dim": pooling.feature_dim(dim), "layout": pooling.layout(dim)}, sort_keys=True
+    )
+
+
+def build_graph(
+    vectors: np.ndarray, heads: TierwiseHeads, pooling: Pooling = DEFAULT_POOLING
+) -> onnx.ModelProto:
+    """The fused model; checked with onnx.checker before it is returned."""
+    row_dim = int(vectors.shape[1])
+    dim = pooling.feature_dim(row_dim)
+    nodes, inits = _embedding_nodes(vectors, pooling)
+    intent_out, risk_out, tier_out = OUTPUT_NAMES
+    for fit, prefix, out in (
+        (heads.intent_, "intent_", intent_out),
+        (heads.risk_, "risk_", risk_out),
+    ):
+        more_nodes, more_inits = _head_nodes(fit, dim, prefix, out)
+        nodes += more_nodes
+        inits += more_inits
+    ordinal = getattr(heads, "tier_ordinal_", None) is not None
+    builder = _ordinal_tier_nodes if ordinal else _per_tier_nodes
+    more_nodes, more_inits = builder(heads, dim, tier_out)
+    nodes += more_nodes
+    inits += more_inits
+    ids, mask = INPUT_NAMES
+    graph = helper.make_graph(
+        nodes,
+        "tierwise",
+        inputs=[
+            helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "tokens"]),
+            helper.make_tensor_value_info(mask, TensorProto.INT64, ["batch", "tokens"]),
+        ],
+        outputs=[
+            helper.make_tensor_value_info(
+                intent_out, TensorProto.FLOAT, ["batch", heads.intent_.n_outputs]
+            ),
+            helper.make_tensor_value_info(
+                risk_out, TensorProto.FLOAT, ["batch", heads.risk_.n_outputs]
+            ),
+            helper.make_tensor_value_info(tier_out, TensorProto.FLOAT, ["batch", heads.n_tiers]),
+        ],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[
+            helper.make_opsetid("", MAIN_OPSET),
+            helper.make_opsetid("ai.onnx.ml", ML_OPSET),
+        ],
+        producer_name="tierwise",
+    )
+    model.ir_version = 8
+    helper.set_model_props(model, {FEATURES_METADATA_KEY: features_metadata(row_dim, pooling)})
+    onnx.checker.check_model(model)
+    return model
