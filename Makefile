@@ -2,7 +2,7 @@
 .PHONY: install run test lint bench bench-gateway samples reliability
 
 install:
-	./scripts/setup-venv train,serve,dev,litellm
+	./scripts/setup-venv train,serve,dev,litellm,ray,spark
 
 run:
 	./scripts/run

@@ -96,6 +96,15 @@ def register_train(subparsers: Any) -> None:
         "--no-register", action="store_true", help="track the run, skip the registry"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--engine", choices=["local", "ray"], default="local",
+        help="ingest and embed in this process (default) or on Ray Data (the ray extra)",
+    )  # fmt: skip
+    parser.add_argument("--ray-workers", type=int, default=None, help="CPUs of a local Ray")
+    parser.add_argument(
+        "--fit-sample", type=int, default=None,
+        help="fit the heads on a stratified sample of N train rows (logged to MLflow)",
+    )  # fmt: skip
     _config_args(parser)
     parser.set_defaults(handler=_run_train)
 
@@ -135,6 +144,9 @@ def _run_train(args: argparse.Namespace) -> int:
             register=not args.no_register,
             progress=not args.no_progress,
             extra_report_paths=args.report,
+            engine=args.engine,
+            engine_workers=args.ray_workers,
+            fit_sample=args.fit_sample,
         )
     except ClassifierError as exc:
         return _fail(str(exc))

@@ -90,10 +90,20 @@ def train(
     register: bool = True,
     progress: bool = True,
     extra_report_paths: Sequence[Path] = (),
+    engine: str = "local",
+    engine_workers: int | None = None,
+    fit_sample: int | None = None,
 ) -> TrainResult:
-    """Train, evaluate, export and (by default) register one model; see the module docstring."""
+    """Train, evaluate, export and (by default) register one model; see the module docstring.
+
+    `engine="ray"` ingests and embeds on Ray Data (training.engines; same results); `fit_sample`
+    fits the heads on a stratified sample of that many train rows, logged to MLflow.
+    """
     import mlflow
 
+    from training.engines.stages import EngineOptions
+
+    opts = EngineOptions(engine, engine_workers, fit_sample)
     cfg = config
     bundle_dir, work_dir = Path(bundle_dir), Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -104,9 +114,10 @@ def train(
     with mlflow.start_run(run_name=f"train-{version}") as run:
         run_id = run.info.run_id
         tracking.log_config(cfg)
-        data = _ingest(cfg, clock, logs, corrections, truth, work_dir)
-        emb = _embed(cfg, clock, data, student_dir, progress)
-        model = _fit_calibrate_tune(cfg, clock, data, emb, logs, corrections, progress)
+        mlflow.log_param("engine", engine)
+        data = _ingest(cfg, clock, logs, corrections, truth, work_dir, opts)
+        emb = _embed(cfg, clock, data, student_dir, progress, opts)
+        model = _fit_calibrate_tune(cfg, clock, data, emb, logs, corrections, progress, opts)
         evaluations, comparison = _evaluate(cfg, clock, data, emb, model, progress)
         headline = heldout.headline(evaluations)
         with clock.stage("export"):
@@ -161,16 +172,19 @@ def _ingest(
     corrections: Sequence[Path],
     truth: Path | None,
     work_dir: Path,
+    opts: Any,
 ) -> _Data:
     """ingest + split; the data fingerprint and a small quarantine file go to the run."""
     import mlflow
 
-    from training.ingest.load import load_training_set
+    from training.engines import stages as engine_stages
 
     taxonomy = cfg.label_taxonomy()
     with clock.stage("ingest", ticker=True):
         quarantine = work_dir / "quarantine.jsonl"
-        rows, report = load_training_set(list(logs), list(corrections), quarantine, taxonomy)
+        rows, report = engine_stages.ingest(
+            opts.engine, logs, corrections, quarantine, opts.workers, taxonomy
+        )
     with clock.stage("split"):
         truth_rows = load_truth(truth, rows.request_id, taxonomy) if truth else None
         splits = make_splits(rows.ts, cfg.data, truth_rows)
@@ -181,7 +195,12 @@ def _ingest(
 
 
 def _embed(
-    cfg: TrainConfig, clock: StageClock, data: _Data, student_dir: Path | None, progress: bool
+    cfg: TrainConfig,
+    clock: StageClock,
+    data: _Data,
+    student_dir: Path | None,
+    progress: bool,
+    opts: Any,
 ) -> _Embedded:
     """real text (the student fitted to real rows, when enabled) + embed every logged row."""
     from training.model.embed import StaticStudent
@@ -194,7 +213,12 @@ def _embed(
             real = _real_text(cfg, student, data, cache, progress)
             student = real.student
     with clock.stage("embed"):
-        X = _encode(cache, student, data.rows.text, progress)
+        if opts.engine == "ray":
+            from training.engines.stages import encode_on_ray
+
+            X = encode_on_ray(student, data.rows.text, opts.workers)
+        else:
+            X = _encode(cache, student, data.rows.text, progress)
     return _Embedded(student, X, real, cache)
 
 
@@ -206,11 +230,19 @@ def _fit_calibrate_tune(
     logs: Sequence[Path],
     corrections: Sequence[Path],
     progress: bool,
+    opts: Any,
 ) -> _Model:
-    """fit the heads, calibrate them on the held-out slice, tune the tier thresholds on it."""
+    """fit the heads (on a logged stratified sample when asked), calibrate them on the held-out
+    slice, tune the tier thresholds on it."""
     from training.replay.tier_tuning import tune_training_slice
 
     train_idx, calib_idx = data.splits.train, data.splits.calib
+    if opts.fit_sample is not None:
+        from training.engines.sampling import log_sample, stratified_rows
+
+        seed = cfg.heads.random_state
+        train_idx = stratified_rows(data.rows, data.splits.train, opts.fit_sample, seed)
+        log_sample(len(data.splits.train), len(train_idx), seed, len(data.rows))
     with clock.stage("fit"):
         heads = fitting.fit_heads(
             cfg, emb.X[train_idx], data.rows.subset(train_idx), progress, emb.real

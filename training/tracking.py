@@ -1,9 +1,11 @@
 """MLflow: where runs go, what each run records, and how bundles enter and leave the registry.
 
-The bundle is logged once, as an MLflow ONNX-flavor model (so the registry and any MLflow tooling
-see a real ONNX model), with the exact bundle files (model.onnx, tokenizer.json, manifest.json)
-copied byte for byte under `bundle/` inside that model's artifacts. `download_bundle` returns
-that directory, so what is promoted or re-exported is exactly what was evaluated.
+The bundle is logged once, as an MLflow model with two flavours: ONNX (so the registry and any
+MLflow tooling see a real ONNX model) and a pyfunc over the ONNX runtime (training.pyfunc_model,
+so `mlflow.pyfunc.spark_udf` scores texts), with the exact bundle files (model.onnx,
+tokenizer.json, manifest.json) copied byte for byte under `bundle/` inside that model's
+artifacts. `download_bundle` returns that directory, so what is promoted or re-exported is
+exactly what was evaluated.
 """
 
 from __future__ import annotations
@@ -103,22 +105,18 @@ def log_bundle(bundle_dir: Path, *, registered_model: str, tags: Mapping[str, st
     ModelVersion. Registration happens after the exact bundle files are uploaded, so a registered
     version is never missing its tokenizer or manifest."""
     import mlflow
-    import onnx
     from mlflow import MlflowClient
+    from mlflow.models import Model
+
+    from training import pyfunc_model
 
     bundle_dir = Path(bundle_dir)
     missing = [f for f in BUNDLE_FILES if not (bundle_dir / f).is_file()]
     if missing:
         raise BundleError(f"bundle {bundle_dir} lacks {missing}; rebuild it with `tierwise train`")
-    info = mlflow.onnx.log_model(
-        onnx.load(str(bundle_dir / "model.onnx")),
-        name=MODEL_NAME_IN_RUN,
-        save_as_external_data=False,  # one self-contained model.onnx, as in the bundle
-        extra_files=[str(bundle_dir / "tokenizer.json"), str(bundle_dir / "manifest.json")],
-        pip_requirements=["onnxruntime", "tokenizers", "numpy"],
-    )
+    # One logged model, two flavours (onnx + tierwise's pyfunc), the exact files under bundle/.
+    info = Model.log(None, pyfunc_model, name=MODEL_NAME_IN_RUN, bundle_dir=bundle_dir)
     client = MlflowClient()
-    client.log_model_artifacts(info.model_id, str(bundle_dir), BUNDLE_SUBDIR)
     version = mlflow.register_model(f"models:/{info.model_id}", registered_model)
     for key, value in tags.items():
         client.set_model_version_tag(registered_model, version.version, key, str(value))
