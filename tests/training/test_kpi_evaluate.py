@@ -17,7 +17,7 @@ from classifier.cli import main
 from classifier.logschema import LogRecord
 from serving.app import create_app
 from serving.settings import ServingSettings
-from training.ingest.labels import TrainingSet
+from training.ingest.load import load_training_set
 from training.kpi.stats import ratio_estimate
 
 CLIENT = {"Authorization": "Bearer client-token-123"}
@@ -77,9 +77,8 @@ def test_decision_records_carry_the_prompt_and_experiment(served: dict[str, Any]
     assert meta["conversation_id"] == "conv-0"
     # and into training: the prompt version is a column of the training set
     outcomes = served["dir"] / "logs" / "outcomes.jsonl"
-    data = TrainingSet.from_records(
-        LogRecord.model_validate_json(line) for line in outcomes.read_bytes().splitlines()
-    )
+    data, report = load_training_set([outcomes], [], served["dir"] / "quarantine.jsonl")
+    assert report.quarantined == 0
     assert data.prompt_id is not None and set(data.prompt_id) == {
         "support_reply@v3",
         "support_reply@v4",
