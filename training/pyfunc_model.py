@@ -47,10 +47,13 @@ def output_columns(tiers: list[str]) -> list[tuple[str, str]]:
 def signature(tiers: list[str]) -> Any:
     """Input: one `text` column. Output: the scored columns (spark_udf reads its struct from it)."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, Schema, TensorSpec
 
-    outputs = [ColSpec(kind, name, required=False) for name, kind in output_columns(tiers)]
-    return ModelSignature(inputs=Schema([ColSpec("string", "text")]), outputs=Schema(outputs))
+    outputs: list[ColSpec | TensorSpec] = [
+        ColSpec(kind, name, required=False) for name, kind in output_columns(tiers)
+    ]
+    inputs: list[ColSpec | TensorSpec] = [ColSpec("string", "text")]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 
 def save_model(path: str, bundle_dir: Path, mlflow_model: Any = None, **_: Any) -> None:

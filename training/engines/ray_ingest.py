@@ -174,7 +174,8 @@ _DRIVER_COLUMNS = (
 
 def _first_wins(cols: dict[str, list[Any]]) -> tuple[set[int], set[int]]:
     seen: set[str] = set()
-    winners, duplicates = set(), set()
+    winners: set[int] = set()
+    duplicates: set[int] = set()
     for i, kind in enumerate(cols["kind"]):
         if kind != "valid":
             continue
