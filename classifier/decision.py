@@ -169,7 +169,8 @@ class Learned:
             plan.ok_margin,
         )
         if unsure is not None:
-            target = plan.up_eligible[chosen + 1] if chosen < plan.top else chosen
+            # one allowed tier up, past the p95 budget too: doubt outranks the tail, like risk
+            target = plan.up[chosen + 1] if chosen < plan.top else chosen
             target = target if target >= 0 else chosen  # nothing allowed above: stay
             notes.append(f"abstain: {unsure[1]}; {tiers[chosen]} -> {tiers[target]}")
             chosen, code = target, "abstain"

@@ -87,13 +87,11 @@ class Plan:
     residency: str | None = None  # the constraint in words; None: no constraint applied
     rows: tuple[tuple[float, float, float, float], ...] = ()  # the four cost columns by tier
     # The p95 budget: tiers the learned decision may choose (allowed and within the p95 budget),
-    # the tier it takes when none meets the bar, by risk-floor rank, and the escalation target.
+    # and the tier it takes when none meets the bar, by risk-floor rank.
     eligible: tuple[bool, ...] = ()
     fallback_rank: tuple[int, ...] = ()
-    up_eligible: tuple[int, ...] = ()
     p95_note: str | None = None  # which tiers the p95 budget excludes, for the reason
     parts: tuple[Parts, ...] = ()  # the cost components by tier (not on the hot path)
-
 
 
 def _tier_parts(
@@ -190,7 +188,7 @@ def build_plan(
         parts.append(_tier_parts(contract, specs, rank, recovery))
     rows = [_columns(p) for p in parts]
     in_rate, fixed, fail_in_rate, fail_fixed = (tuple(column) for column in zip(*rows, strict=True))
-    eligible, fallback_rank, up_eligible, p95_note = _p95_budget(contract, specs, allowed, down)
+    eligible, fallback_rank, p95_note = _p95_budget(contract, specs, allowed, down)
     config = contracts.decision
     force = taxonomy.force_tier
     return Plan(
@@ -230,7 +228,6 @@ def build_plan(
         rows=tuple(zip(in_rate, fixed, fail_in_rate, fail_fixed, strict=True)),
         eligible=eligible,
         fallback_rank=fallback_rank,
-        up_eligible=up_eligible,
         p95_note=p95_note,
         parts=tuple(parts),
     )
@@ -241,7 +238,7 @@ def _p95_budget(
     specs: list[EndpointSpec],
     allowed: tuple[bool, ...],
     down: tuple[int, ...],
-) -> tuple[tuple[bool, ...], tuple[int, ...], tuple[int, ...], str | None]:
+) -> tuple[tuple[bool, ...], tuple[int, ...], str | None]:
     """Which tiers the p95 budget leaves, and where the decision goes without a tier that meets
     the bar: the strongest eligible tier from the floor up, else (nothing within the budget from
     there) the strongest allowed one, as without a p95 budget: the risk floor outranks latency."""
@@ -256,10 +253,11 @@ def _p95_budget(
         if best < 0:
             best = down[top] if down[top] >= floor else top
         fallback.append(best)
-    up = tuple(next((r for r in range(rank, n) if eligible[r]), -1) for rank in range(n))
-    slow = [f"{spec.model} p95 {spec.p95_ms:g} ms" for spec, f in zip(specs, fast) if not f]
+    slow = [
+        f"{spec.model} p95 {spec.p95_ms:g} ms" for spec, f in zip(specs, fast, strict=True) if not f
+    ]
     note = f"p95_budget {budget:g} ms excludes {', '.join(slow)}" if slow else None
-    return eligible, tuple(fallback), up, note
+    return eligible, tuple(fallback), note
 
 
 def cost_parts(

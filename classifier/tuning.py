@@ -131,7 +131,8 @@ def at_failure_price(contract: FeatureContract, price: float) -> FeatureContract
 
     The bar goes to 0 because the tuned price already decides how much P(ok) a cheaper tier
     must keep; review and incident costs are scaled by the ratio of `price` to the contract's
-    price of a failure and failure_usd takes the rest, so that they sum to `price`. Latency, risk floor and fallback stay.
+    price of a failure and failure_usd takes the rest, so that they sum to `price`. Latency,
+    risk floor and fallback stay.
     (A tuned decision does not abstain either: see `with_failure_price`.)
     """
     econ = contract.economics
