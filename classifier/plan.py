@@ -12,7 +12,8 @@ cost of one tier (docs/decisions.md):
 where the recovery is the next tier (escalate), the same tier (retry) or none (fail_closed), and
 a tier whose endpoint p95 exceeds the feature's p95 budget (its surface) is not chosen by the
 learned decision unless no tier from the risk floor up is within it. `cost_parts` splits the same
-sum into its components (price, delay, failure, review, incident) for the evaluation report.
+sum into its components (price, delay, failure, review, incident) for the evaluation report
+(classifier.economics).
 Under data residency (classifier.residency) each tier is priced at its allowed endpoint, a tier
 without one is marked not allowed, and escalation goes to the next allowed tier. Tiers, risks and
 their order are the contracts' taxonomy (classifier.taxonomy: any number of tiers, cheapest
@@ -26,31 +27,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from classifier.contracts import Contracts, EndpointSpec, FeatureContract, RoutingTable
+from classifier.economics import COMPONENTS, Parts, columns, cost_parts, p95_budget, tier_parts
 from classifier.errors import ConfigError
 from classifier.prediction import Prediction
 from classifier.residency import allowed_regions, endpoints_for, guard_key
 from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
 
-
-class Parts(NamedTuple):
-    """One tier's cost coefficients by component: `*_rate` per input token, the rest per call;
-    `fail_*` are paid with probability P(fail)."""
-
-    price_rate: float
-    price_fixed: float
-    delay: float  # over the p50 budget
-    fail_price_rate: float  # the recovery attempt
-    fail_price_fixed: float
-    fail_delay: float  # the recovery's wait
-    failure: float
-    review: float
-    incident: float
-
-
-COMPONENTS = ("price", "delay", "failure", "review", "incident")
+__all__ = ["COMPONENTS", "Plan", "build_plan", "cost_parts", "expected_costs", "plan_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,50 +77,6 @@ class Plan:
     fallback_rank: tuple[int, ...] = ()
     p95_note: str | None = None  # which tiers the p95 budget excludes, for the reason
     parts: tuple[Parts, ...] = ()  # the cost components by tier (not on the hot path)
-
-
-def _tier_parts(
-    contract: FeatureContract, specs: list[EndpointSpec], rank: int, recovery: int | None
-) -> Parts:
-    """One tier's cost components; one function for the attempt and its recovery, so that both
-    are priced the same way. The incident cost is an expectation per failure (how often a failure
-    needs a rollback or incident x what handling one costs), so it applies whatever the fallback:
-    a retry or escalation repairs the answer, not what the bad one already set off."""
-    econ = contract.economics
-    out_tokens = contract.typical_output_tokens
-    spec = specs[rank]
-    budget = contract.latency_budget_ms or 0.0  # validated: every contract has one
-    over_ms = max(0.0, spec.p50_latency_ms - budget)
-    price_fixed = out_tokens * spec.output_per_mtok / 1e6
-    delay = over_ms / 1000.0 * econ.delay_usd_per_s
-    if recovery is None:  # fail_closed: a human reviews, no second attempt
-        fail_rate = fail_fixed = fail_delay = 0.0
-        review = econ.review_usd
-    else:
-        again = specs[recovery]
-        fail_rate, fail_fixed = again.input_per_mtok / 1e6, out_tokens * again.output_per_mtok / 1e6
-        # The recovery runs after the failed attempt: the user waits for it on top.
-        fail_delay = again.p50_latency_ms / 1000.0 * econ.delay_usd_per_s
-        review = 0.0
-    return Parts(
-        spec.input_per_mtok / 1e6,
-        price_fixed,
-        delay,
-        fail_rate,
-        fail_fixed,
-        fail_delay,
-        econ.failure_usd,
-        review,
-        econ.incident_usd,
-    )
-
-
-def _columns(parts: Parts) -> tuple[float, float, float, float]:
-    """(input rate, fixed, failure input rate, failure fixed): what expected_costs reads."""
-    fail_fixed = (
-        parts.failure + parts.review + parts.incident + parts.fail_price_fixed + parts.fail_delay
-    )
-    return parts.price_rate, parts.price_fixed + parts.delay, parts.fail_price_rate, fail_fixed
 
 
 def build_plan(
@@ -185,10 +126,10 @@ def build_plan(
             recovery = above if above >= 0 else rank  # nothing allowed above: the same tier again
         else:
             recovery = rank
-        parts.append(_tier_parts(contract, specs, rank, recovery))
-    rows = [_columns(p) for p in parts]
+        parts.append(tier_parts(contract, specs, rank, recovery))
+    rows = [columns(p) for p in parts]
     in_rate, fixed, fail_in_rate, fail_fixed = (tuple(column) for column in zip(*rows, strict=True))
-    eligible, fallback_rank, p95_note = _p95_budget(contract, specs, allowed, down)
+    eligible, fallback_rank, p95_note = p95_budget(contract, specs, allowed, down)
     config = contracts.decision
     force = taxonomy.force_tier
     return Plan(
@@ -231,55 +172,6 @@ def build_plan(
         p95_note=p95_note,
         parts=tuple(parts),
     )
-
-
-def _p95_budget(
-    contract: FeatureContract,
-    specs: list[EndpointSpec],
-    allowed: tuple[bool, ...],
-    down: tuple[int, ...],
-) -> tuple[tuple[bool, ...], tuple[int, ...], str | None]:
-    """Which tiers the p95 budget leaves, and where the decision goes without a tier that meets
-    the bar: the strongest eligible tier from the floor up, else (nothing within the budget from
-    there) the strongest allowed one, as without a p95 budget: the risk floor outranks latency."""
-    budget = contract.p95_budget_ms
-    n = len(specs)
-    fast = [budget is None or spec.p95_ms <= budget for spec in specs]
-    eligible = tuple(a and f for a, f in zip(allowed, fast, strict=True))
-    top = n - 1
-    fallback = []
-    for floor in range(n):
-        best = next((r for r in range(top, floor - 1, -1) if eligible[r]), -1)
-        if best < 0:
-            best = down[top] if down[top] >= floor else top
-        fallback.append(best)
-    slow = [
-        f"{spec.model} p95 {spec.p95_ms:g} ms" for spec, f in zip(specs, fast, strict=True) if not f
-    ]
-    note = f"p95_budget {budget:g} ms excludes {', '.join(slow)}" if slow else None
-    return eligible, tuple(fallback), note
-
-
-def cost_parts(
-    plan: Plan, p_ok: tuple[float, ...], input_tokens: int
-) -> tuple[dict[str, float], ...]:
-    """Expected USD per tier split by component (COMPONENTS); each tier's sum equals
-    `expected_costs`. For the evaluation report: which cost drove a feature's choice."""
-    out = []
-    for parts, p in zip(plan.parts, p_ok, strict=True):
-        fail = 1.0 - p
-        out.append(
-            {
-                "price": input_tokens * parts.price_rate
-                + parts.price_fixed
-                + fail * (input_tokens * parts.fail_price_rate + parts.fail_price_fixed),
-                "delay": parts.delay + fail * parts.fail_delay,
-                "failure": fail * parts.failure,
-                "review": fail * parts.review,
-                "incident": fail * parts.incident,
-            }
-        )
-    return tuple(out)
 
 
 def plan_for(

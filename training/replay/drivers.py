@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from classifier.contracts import Contracts, ContractsFile, FeatureContract, RoutingTable
+from classifier.economics import COMPONENTS, cost_parts
 from classifier.guards import GuardResult
-from classifier.plan import COMPONENTS, cost_parts, estimate_tokens, plan_for
+from classifier.plan import estimate_tokens, plan_for
 from classifier.prediction import Prediction
 from classifier.rules import RuleRouter
 from training.replay.policies import decide_tiers
