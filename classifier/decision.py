@@ -140,10 +140,11 @@ class Learned:
         if plan.p95_note is not None:
             notes.append(plan.p95_note)
         if chosen < 0:
-            # The strongest eligible tier from the floor up, else the strongest allowed one (the
-            # top one without residency); none from the floor up: the seam fails closed on the
-            # disallowed top tier.
-            chosen = plan.fallback_rank[min_rank]
+            # The best allowed tier (the top one without residency), past the p95 budget too:
+            # when no tier within it is good enough, quality outranks the tail. None from the
+            # floor up: the seam fails closed on the disallowed top tier.
+            best_allowed = plan.down[plan.top]
+            chosen = best_allowed if best_allowed >= min_rank else plan.top
             code = "no_tier_meets_bar"
             allowed = plan.allowed
             best = max((p_ok[r] for r in range(min_rank, n) if allowed[r]), default=0.0)
@@ -169,7 +170,7 @@ class Learned:
             plan.ok_margin,
         )
         if unsure is not None:
-            # one allowed tier up, past the p95 budget too: doubt outranks the tail, like risk
+            # one allowed tier up, past the p95 budget too: doubt outranks the tail
             target = plan.up[chosen + 1] if chosen < plan.top else chosen
             target = target if target >= 0 else chosen  # nothing allowed above: stay
             notes.append(f"abstain: {unsure[1]}; {tiers[chosen]} -> {tiers[target]}")

@@ -79,30 +79,19 @@ def columns(parts: Parts) -> tuple[float, float, float, float]:
 
 
 def p95_budget(
-    contract: FeatureContract,
-    specs: list[EndpointSpec],
-    allowed: tuple[bool, ...],
-    down: tuple[int, ...],
-) -> tuple[tuple[bool, ...], tuple[int, ...], str | None]:
-    """Which tiers the p95 budget leaves, and where the decision goes without a tier that meets
-    the bar: the strongest eligible tier from the floor up, else (nothing within the budget from
-    there) the strongest allowed one, as without a p95 budget: the risk floor outranks latency."""
+    contract: FeatureContract, specs: list[EndpointSpec], allowed: tuple[bool, ...]
+) -> tuple[tuple[bool, ...], str | None]:
+    """The tiers within the contract's p95 budget (and allowed), and the reason's note on what
+    it excludes. Only the cheapest-ok choice reads it: the fallbacks (no tier meets the bar,
+    abstention, the risk floor) may go past it, because quality and risk outrank the tail."""
     budget = contract.p95_budget_ms
-    n = len(specs)
     fast = [budget is None or spec.p95_ms <= budget for spec in specs]
     eligible = tuple(a and f for a, f in zip(allowed, fast, strict=True))
-    top = n - 1
-    fallback = []
-    for floor in range(n):
-        best = next((r for r in range(top, floor - 1, -1) if eligible[r]), -1)
-        if best < 0:
-            best = down[top] if down[top] >= floor else top
-        fallback.append(best)
     slow = [
         f"{spec.model} p95 {spec.p95_ms:g} ms" for spec, f in zip(specs, fast, strict=True) if not f
     ]
     note = f"p95_budget {budget:g} ms excludes {', '.join(slow)}" if slow else None
-    return eligible, tuple(fallback), note
+    return eligible, note
 
 
 def cost_parts(

@@ -10,10 +10,11 @@ cost of one tier (docs/decisions.md):
                    + price of the recovery attempt + delay of its wait)
 
 where the recovery is the next tier (escalate), the same tier (retry) or none (fail_closed), and
-a tier whose endpoint p95 exceeds the feature's p95 budget (its surface) is not chosen by the
-learned decision unless no tier from the risk floor up is within it. `cost_parts` splits the same
-sum into its components (price, delay, failure, review, incident) for the evaluation report
-(classifier.economics).
+a tier whose endpoint p95 exceeds the feature's p95 budget (its surface) is not chosen as the
+cheapest tier that meets the bar (the fallbacks, no tier meets the bar and abstention, may).
+`cost_parts` splits the same sum into its components (price, delay, failure, review, incident)
+for the evaluation report (classifier.economics).
+
 Under data residency (classifier.residency) each tier is priced at its allowed endpoint, a tier
 without one is marked not allowed, and escalation goes to the next allowed tier. Tiers, risks and
 their order are the contracts' taxonomy (classifier.taxonomy: any number of tiers, cheapest
@@ -71,10 +72,9 @@ class Plan:
     vendors: tuple[str | None, ...] = ()
     residency: str | None = None  # the constraint in words; None: no constraint applied
     rows: tuple[tuple[float, float, float, float], ...] = ()  # the four cost columns by tier
-    # The p95 budget: tiers the learned decision may choose (allowed and within the p95 budget),
-    # and the tier it takes when none meets the bar, by risk-floor rank.
+    # The p95 budget: the tiers the learned decision may choose as cheapest_ok (allowed and
+    # within the p95 budget).
     eligible: tuple[bool, ...] = ()
-    fallback_rank: tuple[int, ...] = ()
     p95_note: str | None = None  # which tiers the p95 budget excludes, for the reason
     parts: tuple[Parts, ...] = ()  # the cost components by tier (not on the hot path)
 
@@ -129,7 +129,7 @@ def build_plan(
         parts.append(tier_parts(contract, specs, rank, recovery))
     rows = [columns(p) for p in parts]
     in_rate, fixed, fail_in_rate, fail_fixed = (tuple(column) for column in zip(*rows, strict=True))
-    eligible, fallback_rank, p95_note = p95_budget(contract, specs, allowed, down)
+    eligible, p95_note = p95_budget(contract, specs, allowed)
     config = contracts.decision
     force = taxonomy.force_tier
     return Plan(
@@ -168,7 +168,6 @@ def build_plan(
         residency=said,
         rows=tuple(zip(in_rate, fixed, fail_in_rate, fail_fixed, strict=True)),
         eligible=eligible,
-        fallback_rank=fallback_rank,
         p95_note=p95_note,
         parts=tuple(parts),
     )

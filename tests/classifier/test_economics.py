@@ -95,13 +95,10 @@ def test_a_p95_budget_excludes_the_tier_whose_tail_is_too_slow() -> None:
     assert "p95_budget 3000 ms excludes acme-flagship-2026-06 p95 6500 ms" in d.reason
 
 
-def test_p95_budget_leaves_the_strongest_tier_within_it_when_none_meets_the_bar() -> None:
+def test_when_no_tier_within_the_p95_budget_meets_the_bar_quality_wins() -> None:
     d = decide(pred(0.10, 0.20, 0.99), "inline_assist", load_contracts(), TABLE)
-    assert d.tier == "mini"  # full would meet the bar, but its p95 breaks the surface's budget
-    raw = copy.deepcopy(RAW)
-    raw["surfaces"]["inline_assist"]["p95_ms"] = 7000
-    roomy = Contracts.from_dict(raw)
-    assert decide(pred(0.10, 0.20, 0.99), "inline_assist", roomy, TABLE).tier == "full"
+    assert (d.tier, d.reason_code) == ("full", "no_tier_meets_bar")
+    assert "p95_budget 3000 ms excludes" in d.reason
 
 
 def test_incident_cost_moves_the_choice_up() -> None:
