@@ -55,6 +55,9 @@ DEFAULT_CONTRACTS_PATH = DEFAULTS_DIR / "contracts.yaml"
 DEFAULT_ROUTING_TABLE_PATH = DEFAULTS_DIR / "routing_table.yaml"
 
 Fallback = Literal["retry", "escalate", "fail_closed"]
+# An endpoint without a measured p95_latency_ms is assumed to have p95 = p50 x this factor: hosted
+# LLM APIs' tail runs at about 2-3x their median (longer answers, queueing); 2.5 is the middle.
+P95_FACTOR = 2.5
 FeatureName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")]
 
 
@@ -68,7 +71,40 @@ class Economics(_Strict):
 
     failure_usd: float = Field(ge=0.0, description="one user-visible failure")
     review_usd: float = Field(default=0.0, ge=0.0, description="one human review (fail_closed)")
-    delay_usd_per_s: float = Field(default=0.0, ge=0.0, description="one second over budget")
+    incident_usd: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="expected rollback/incident handling per failure (any fallback)",
+    )
+    delay_usd_per_s: float = Field(
+        default=0.0, ge=0.0, description="one second over the p50 budget, or of recovery wait"
+    )
+
+
+# What the playbook's product surfaces tolerate (docs/decisions.md); a contracts file may
+# override or add surfaces in its own `surfaces:` block.
+SurfaceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")]
+
+
+class Surface(_Strict):
+    """Latency budgets of one product surface: p50 is priced (delay_usd_per_s for the excess),
+    p95 excludes a tier whose endpoint's p95 exceeds it (a tail users abandon)."""
+
+    p50_ms: float = Field(gt=0.0)
+    p95_ms: float = Field(gt=0.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Surface:
+        if self.p95_ms < self.p50_ms:
+            raise ValueError(f"p95_ms ({self.p95_ms:g}) must be >= p50_ms ({self.p50_ms:g})")
+        return self
+
+
+DEFAULT_SURFACES: dict[str, Surface] = {
+    "chat": Surface(p50_ms=4000, p95_ms=10000),
+    "inline_assist": Surface(p50_ms=1200, p95_ms=3000),
+    "api_sync": Surface(p50_ms=8000, p95_ms=20000),
+}
 
 
 class FeatureContract(_Strict):
@@ -79,7 +115,10 @@ class FeatureContract(_Strict):
         default=None, ge=0.0, le=1.0, description="traffic share (generator)"
     )
     quality_bar: float = Field(gt=0.0, le=1.0, description="minimum P(ok) a tier must reach")
-    latency_budget_ms: float = Field(gt=0.0)
+    surface: SurfaceName | None = Field(default=None, description="a key of `surfaces`")
+    # The p50 budget: the surface's p50_ms, or as written (contract files without surfaces).
+    latency_budget_ms: float | None = Field(default=None, gt=0.0, validate_default=True)
+    p95_budget_ms: float | None = Field(default=None, gt=0.0, description="from the surface")
     risk_profile: str = Field(default="low", description="lowest risk level of the taxonomy")
     fallback: Fallback = "escalate"
     economics: Economics
@@ -95,6 +134,16 @@ class FeatureContract(_Strict):
         if isinstance(data, dict) and "risk_profile" not in data:
             data = {**data, "risk_profile": taxonomy_in(info.context).risks[0]}
         return data
+
+    @field_validator("latency_budget_ms")
+    @classmethod
+    def _a_budget(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None and info.data.get("surface") is None:
+            raise ValueError(
+                "is required (or give surface: a key of `surfaces`, e.g. chat, inline_assist, "
+                "api_sync, whose p50_ms is the budget)"
+            )
+        return value
 
     @field_validator("intent")
     @classmethod
@@ -164,6 +213,7 @@ class ContractsFile(_Strict):
     before the rest, which is validated against it (classifier.taxonomy)."""
 
     taxonomy: str | TaxonomyFile | None = None
+    surfaces: dict[SurfaceName, Surface] = Field(default_factory=lambda: dict(DEFAULT_SURFACES))
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
     default: FeatureContract = BUILTIN_DEFAULT_CONTRACT
     features: dict[FeatureName, FeatureContract] = Field(min_length=1)
@@ -184,6 +234,44 @@ class ContractsFile(_Strict):
             data["default"] = BUILTIN_DEFAULT_CONTRACT.model_dump() | {"risk_profile": risk}
         return data
 
+    @model_validator(mode="after")
+    def _budgets_from_surfaces(self) -> ContractsFile:
+        """Fill each contract's p50/p95 budgets from its surface; refuse a contradiction."""
+        resolved = {
+            name: _with_budgets(contract, f"features.{name}", self.surfaces)
+            for name, contract in self.features.items()
+        }
+        object.__setattr__(self, "features", resolved)  # frozen model: set once, at validation
+        object.__setattr__(self, "default", _with_budgets(self.default, "default", self.surfaces))
+        return self
+
+
+def _with_budgets(
+    contract: FeatureContract, key: str, surfaces: Mapping[str, Surface]
+) -> FeatureContract:
+    """`contract` with latency_budget_ms (p50) and p95_budget_ms taken from its surface."""
+    if contract.surface is None:  # an old-style contract: latency_budget_ms (validated) only
+        return contract
+    surface = surfaces.get(contract.surface)
+    if surface is None:
+        raise ValueError(
+            f"{key}.surface: unknown surface {contract.surface!r}; known: {sorted(surfaces)} "
+            "(add it under surfaces: with p50_ms and p95_ms)"
+        )
+    for field, value, budget in (
+        ("latency_budget_ms", contract.latency_budget_ms, surface.p50_ms),
+        ("p95_budget_ms", contract.p95_budget_ms, surface.p95_ms),
+    ):
+        if value is not None and value != budget:
+            which = "p50_ms" if field == "latency_budget_ms" else "p95_ms"
+            raise ValueError(
+                f"{key}.{field}: {value:g} contradicts surface {contract.surface!r} "
+                f"({which} {budget:g}); remove {field} (the surface sets it) or change the surface"
+            )
+    return contract.model_copy(
+        update={"latency_budget_ms": surface.p50_ms, "p95_budget_ms": surface.p95_ms}
+    )
+
 
 class EndpointSpec(_Strict):
     """One model endpoint: what it costs, how fast it is, and where it runs (residency)."""
@@ -192,8 +280,26 @@ class EndpointSpec(_Strict):
     input_per_mtok: float = Field(ge=0.0, description="USD per million input tokens")
     output_per_mtok: float = Field(ge=0.0, description="USD per million output tokens")
     p50_latency_ms: float = Field(ge=0.0, description="typical latency of one answer")
+    p95_latency_ms: float | None = Field(
+        default=None, ge=0.0, description=f"tail latency; default p50 x {P95_FACTOR:g}"
+    )
     region: Region | None = Field(default=None, description="where it runs (data residency)")
     vendor: str | None = Field(default=None, description="who runs it")
+
+    @model_validator(mode="after")
+    def _tail_above_median(self) -> EndpointSpec:
+        if self.p95_latency_ms is not None and self.p95_latency_ms < self.p50_latency_ms:
+            raise ValueError(
+                f"endpoint {self.model!r}: p95_latency_ms ({self.p95_latency_ms:g}) must be >= "
+                f"p50_latency_ms ({self.p50_latency_ms:g})"
+            )
+        return self
+
+    @property
+    def p95_ms(self) -> float:
+        """The p95 latency: as measured, else p50 x P95_FACTOR."""
+        p95 = self.p95_latency_ms
+        return p95 if p95 is not None else self.p50_latency_ms * P95_FACTOR
 
 
 class TierSpec(EndpointSpec):
@@ -239,7 +345,16 @@ class RoutingTableFile(_Strict):
 class Contracts:
     """Validated contracts; immutable after load, so safe to share across threads."""
 
-    __slots__ = ("decision", "default", "features", "residency", "source", "taxonomy", "_plans")
+    __slots__ = (
+        "decision",
+        "default",
+        "features",
+        "residency",
+        "source",
+        "taxonomy",
+        "surfaces",
+        "_plans",
+    )
 
     def __init__(
         self,
@@ -252,6 +367,7 @@ class Contracts:
         self.default: FeatureContract = parsed.default
         self.features: Mapping[str, FeatureContract] = MappingProxyType(dict(parsed.features))
         self.residency: ResidencyConfig = parsed.residency
+        self.surfaces: Mapping[str, Surface] = MappingProxyType(dict(parsed.surfaces))
         self.source = source
         # Per-(routing table, feature) numbers precomputed by classifier.decision; keyed by the
         # table object itself (identity), which the cache keeps alive, so ids are never reused.
@@ -288,6 +404,7 @@ class Contracts:
             default=self.default,
             features=dict(self.features),
             residency=self.residency,
+            surfaces=dict(self.surfaces),
         )
         return Contracts(parsed, self.source, self.taxonomy)
 
@@ -305,6 +422,7 @@ class Contracts:
                 )
             features[name]["regions"] = regions
         raw = {
+            "surfaces": {k: v.model_dump() for k, v in self.surfaces.items()},
             "decision": self.decision.model_dump(),
             "default": self.default.model_dump(),
             "features": features,

@@ -9,11 +9,12 @@ each policy), in this order; docs/decisions.md has a worked example:
    contract's and the guards' risk floors still apply (guards hold for every policy).
 3. The policy's own choice:
    - learned (`Learned`): risk floor = max(contract risk profile, predicted risk, guard floor),
-     mapped by `decision.risk_min_tier` to the lowest tier allowed; among allowed tiers with
-     P(ok) >= quality bar, the lowest expected cost (with `decision.thresholds: tuned` and a
+     mapped by `decision.risk_min_tier` to the lowest tier allowed; among allowed tiers within
+     the feature's p95 latency budget (its surface) with P(ok) >= quality bar, the lowest
+     expected cost (with `decision.thresholds: tuned` and a
      bundle that carries tuning, the failure price is the bundle's, tuned on held-out replay for
      the contract's economics, with bar 0 and no contract abstention: classifier.tuning)
-         price(in, out) + delay over budget + P(fail) x (failure_usd [+ review_usd if fail_closed]
+         price(in, out) + delay over budget + P(fail) x (failure_usd + incident_usd [+ review_usd]
                                                           + price and delay of the recovery attempt)
      where the recovery is the next tier (escalate), the same tier (retry) or none
      (fail_closed); no tier meets the bar: full, and the reason says so. Then abstention
@@ -131,17 +132,21 @@ class Learned:
         costs = expected_costs(plan, p_ok, tokens)
         bar = plan.bar
         chosen = -1
-        allowed = plan.allowed
+        eligible = plan.eligible  # allowed (residency) and within the p95 budget
         n = len(tiers)
         for rank in range(min_rank, n):
-            if allowed[rank] and p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
+            if eligible[rank] and p_ok[rank] >= bar and (chosen < 0 or costs[rank] < costs[chosen]):
                 chosen = rank
+        if plan.p95_note is not None:
+            notes.append(plan.p95_note)
         if chosen < 0:
-            # The best allowed tier (the top one without residency); none from the floor up:
-            # the seam fails closed on the disallowed top tier.
+            # The best allowed tier (the top one without residency), past the p95 budget too:
+            # when no tier within it is good enough, quality outranks the tail. None from the
+            # floor up: the seam fails closed on the disallowed top tier.
             best_allowed = plan.down[plan.top]
             chosen = best_allowed if best_allowed >= min_rank else plan.top
             code = "no_tier_meets_bar"
+            allowed = plan.allowed
             best = max((p_ok[r] for r in range(min_rank, n) if allowed[r]), default=0.0)
             head = f"no_tier_meets_bar: best P(ok) {best:.2f} < bar {bar:.2f} -> {tiers[chosen]}"
         else:
@@ -165,6 +170,7 @@ class Learned:
             plan.ok_margin,
         )
         if unsure is not None:
+            # one allowed tier up, past the p95 budget too: doubt outranks the tail
             target = plan.up[chosen + 1] if chosen < plan.top else chosen
             target = target if target >= 0 else chosen  # nothing allowed above: stay
             notes.append(f"abstain: {unsure[1]}; {tiers[chosen]} -> {tiers[target]}")

@@ -5,10 +5,16 @@ bundle's tuning) is computed here, once, into a frozen `Plan` cached on the Cont
 that a decision (classifier.decision) is float arithmetic and a few tuple reads. The expected
 cost of one tier (docs/decisions.md):
 
-    price(in, out) + delay over budget + P(fail) x (failure_usd [+ review_usd if fail_closed]
-                                                     + price and delay of the recovery attempt)
+    price(in, out) + delay over the p50 budget
+      + P(fail) x (failure_usd + incident_usd [+ review_usd if fail_closed]
+                   + price of the recovery attempt + delay of its wait)
 
-where the recovery is the next tier (escalate), the same tier (retry) or none (fail_closed).
+where the recovery is the next tier (escalate), the same tier (retry) or none (fail_closed), and
+a tier whose endpoint p95 exceeds the feature's p95 budget (its surface) is not chosen as the
+cheapest tier that meets the bar (the fallbacks, no tier meets the bar and abstention, may).
+`cost_parts` splits the same sum into its components (price, delay, failure, review, incident)
+for the evaluation report (classifier.economics).
+
 Under data residency (classifier.residency) each tier is priced at its allowed endpoint, a tier
 without one is marked not allowed, and escalation goes to the next allowed tier. Tiers, risks and
 their order are the contracts' taxonomy (classifier.taxonomy: any number of tiers, cheapest
@@ -24,10 +30,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from classifier.contracts import Contracts, EndpointSpec, FeatureContract, RoutingTable
+from classifier.economics import COMPONENTS, Parts, columns, cost_parts, p95_budget, tier_parts
 from classifier.errors import ConfigError
 from classifier.prediction import Prediction
 from classifier.residency import allowed_regions, endpoints_for, guard_key
 from classifier.tuning import TierTuning, at_failure_price, contract_failure_price
+
+__all__ = ["COMPONENTS", "Plan", "build_plan", "cost_parts", "expected_costs", "plan_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,29 +72,11 @@ class Plan:
     vendors: tuple[str | None, ...] = ()
     residency: str | None = None  # the constraint in words; None: no constraint applied
     rows: tuple[tuple[float, float, float, float], ...] = ()  # the four cost columns by tier
-
-
-def _tier_costs(
-    contract: FeatureContract, specs: list[EndpointSpec], rank: int, recovery: int | None
-) -> tuple[float, float, float, float]:
-    """(input rate, fixed, failure input rate, failure fixed) of one tier.
-
-    One function for the attempt and its recovery, so that both are priced the same way.
-    """
-    econ = contract.economics
-    out_tokens = contract.typical_output_tokens
-    spec = specs[rank]
-    over_ms = spec.p50_latency_ms - contract.latency_budget_ms
-    fixed = (
-        out_tokens * spec.output_per_mtok / 1e6 + max(0.0, over_ms) / 1000.0 * econ.delay_usd_per_s
-    )
-    if recovery is None:  # fail_closed: a human reviews, no second attempt
-        return spec.input_per_mtok / 1e6, fixed, 0.0, econ.failure_usd + econ.review_usd
-    again = specs[recovery]
-    # The recovery runs after the failed attempt: the user waits for both.
-    recovery_delay = again.p50_latency_ms / 1000.0 * econ.delay_usd_per_s
-    fail_fixed = econ.failure_usd + out_tokens * again.output_per_mtok / 1e6 + recovery_delay
-    return spec.input_per_mtok / 1e6, fixed, again.input_per_mtok / 1e6, fail_fixed
+    # The p95 budget: the tiers the learned decision may choose as cheapest_ok (allowed and
+    # within the p95 budget).
+    eligible: tuple[bool, ...] = ()
+    p95_note: str | None = None  # which tiers the p95 budget excludes, for the reason
+    parts: tuple[Parts, ...] = ()  # the cost components by tier (not on the hot path)
 
 
 def build_plan(
@@ -126,7 +117,7 @@ def build_plan(
     n = len(specs)
     up = tuple(next((r for r in range(rank, n) if allowed[r]), -1) for rank in range(n))
     down = tuple(next((r for r in range(rank, -1, -1) if allowed[r]), -1) for rank in range(n))
-    rows = []
+    parts = []
     for rank in range(n):
         if contract.fallback == "fail_closed":
             recovery: int | None = None
@@ -135,8 +126,10 @@ def build_plan(
             recovery = above if above >= 0 else rank  # nothing allowed above: the same tier again
         else:
             recovery = rank
-        rows.append(_tier_costs(contract, specs, rank, recovery))
+        parts.append(tier_parts(contract, specs, rank, recovery))
+    rows = [columns(p) for p in parts]
     in_rate, fixed, fail_in_rate, fail_fixed = (tuple(column) for column in zip(*rows, strict=True))
+    eligible, p95_note = p95_budget(contract, specs, allowed)
     config = contracts.decision
     force = taxonomy.force_tier
     return Plan(
@@ -174,6 +167,9 @@ def build_plan(
         vendors=tuple(spec.vendor for spec in specs),
         residency=said,
         rows=tuple(zip(in_rate, fixed, fail_in_rate, fail_fixed, strict=True)),
+        eligible=eligible,
+        p95_note=p95_note,
+        parts=tuple(parts),
     )
 
 

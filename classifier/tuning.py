@@ -119,21 +119,33 @@ class TierTuning:
 
 
 def contract_failure_price(contract: FeatureContract) -> float:
-    """What one failure costs under the contract: failure_usd (+ review_usd if fail_closed)."""
+    """What one failure costs under the contract: failure_usd + incident_usd (+ review_usd if
+    fail_closed). Delay is not in it: it depends on the tier, so the plan prices it per tier."""
     econ = contract.economics
     review = econ.review_usd if contract.fallback == "fail_closed" else 0.0
-    return econ.failure_usd + review
+    return econ.failure_usd + review + econ.incident_usd
 
 
 def at_failure_price(contract: FeatureContract, price: float) -> FeatureContract:
     """The contract as a tuned decision runs it: failure priced at `price`, no hand-set bar.
 
     The bar goes to 0 because the tuned price already decides how much P(ok) a cheaper tier
-    must keep; review cost is folded into the price. Latency, risk floor and fallback stay.
+    must keep; review and incident costs are scaled by the ratio of `price` to the contract's
+    price of a failure and failure_usd takes the rest, so that they sum to `price`. Latency,
+    risk floor and fallback stay.
     (A tuned decision does not abstain either: see `with_failure_price`.)
     """
-    econ = contract.economics.model_copy(update={"failure_usd": price, "review_usd": 0.0})
-    return contract.model_copy(update={"quality_bar": 0.0, "economics": econ})
+    econ = contract.economics
+    written = contract_failure_price(contract)
+    # Each component scaled alike, so that the report can still say which one drove the price.
+    scale = price / written if written > 0 else 0.0
+    review = econ.review_usd * scale if contract.fallback == "fail_closed" else 0.0
+    incident = econ.incident_usd * scale
+    failure = price - review - incident  # the rest: exact when only failure_usd is set
+    update = {"failure_usd": failure, "review_usd": review, "incident_usd": incident}
+    return contract.model_copy(
+        update={"quality_bar": 0.0, "economics": econ.model_copy(update=update)}
+    )
 
 
 def with_failure_price(contracts: Contracts, price: float) -> Contracts:
@@ -153,5 +165,6 @@ def with_failure_price(contracts: Contracts, price: float) -> Contracts:
         ),
         default=at_failure_price(contracts.default, price),
         features={k: at_failure_price(v, price) for k, v in contracts.features.items()},
+        surfaces=dict(contracts.surfaces),
     )
     return Contracts(parsed, f"{contracts.source} (failure price {price})")

@@ -89,7 +89,7 @@ def test_bad_fallback_and_misspelt_key_are_both_reported(tmp_path: Path) -> None
 def test_negative_economics_and_missing_key(tmp_path: Path) -> None:
     raw = _defaults(DEFAULT_CONTRACTS_PATH)
     raw["features"]["code_assist"]["economics"]["failure_usd"] = -1
-    del raw["features"]["inline_assist"]["latency_budget_ms"]
+    del raw["features"]["inline_assist"]["surface"]  # no surface, no latency_budget_ms
     path = _write(tmp_path, "contracts.yaml", raw)
     with pytest.raises(ConfigError) as info:
         load_contracts(path)

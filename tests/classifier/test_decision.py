@@ -121,8 +121,9 @@ def test_raising_failure_cost_never_lowers_the_tier(failure_usd: float) -> None:
 
 def test_delay_over_budget_is_costed() -> None:
     p = pred(0.96, 0.97, 0.99)
-    loose = contracts_with(inline_assist__latency_budget_ms=60000)
-    tight = contracts_with(inline_assist__latency_budget_ms=100)
+    # an old-style contract (no surface): latency_budget_ms is the p50 budget
+    loose = contracts_with(inline_assist__surface=None, inline_assist__latency_budget_ms=60000)
+    tight = contracts_with(inline_assist__surface=None, inline_assist__latency_budget_ms=100)
     full_loose = expected_costs(plan_for(loose, TABLE, "inline_assist"), (0.96, 0.97, 0.99), 100)[2]
     full_tight = expected_costs(plan_for(tight, TABLE, "inline_assist"), (0.96, 0.97, 0.99), 100)[2]
     over_s = (TABLE.latency_ms("full") - 100) / 1000
@@ -134,7 +135,8 @@ def test_fail_closed_failures_include_human_review() -> None:
     plan = plan_for(CONTRACTS, TABLE, "policy_review")
     costs_ok = expected_costs(plan, (1.0, 1.0, 1.0), 1000)
     costs_bad = expected_costs(plan, (0.0, 0.0, 0.0), 1000)
-    assert costs_bad[2] - costs_ok[2] == pytest.approx(0.50 + 5.0)
+    # failure + review + incident (2.0, the incident cost the contract gained with issue 15)
+    assert costs_bad[2] - costs_ok[2] == pytest.approx(0.50 + 5.0 + 2.0)
 
 
 def test_guard_raises_risk_floor_and_is_named() -> None:

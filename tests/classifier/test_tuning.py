@@ -118,7 +118,7 @@ def test_round_trip_keeps_curves_and_key() -> None:
 def test_contract_price_of_a_failure_adds_review_only_when_failing_closed() -> None:
     review = CONTRACTS.get("policy_review")
     assert review.fallback == "fail_closed"
-    assert contract_failure_price(review) == pytest.approx(0.5 + 5.0)
+    assert contract_failure_price(review) == pytest.approx(0.5 + 5.0 + 2.0)  # + incident_usd
     chat = CONTRACTS.get("support_chat")
     assert chat.fallback == "escalate"
     assert contract_failure_price(chat) == pytest.approx(0.03)

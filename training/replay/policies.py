@@ -83,7 +83,7 @@ def with_quality_bar(contracts: Contracts, bar: float, *, price_only: bool = Tru
         update: dict[str, object] = {"quality_bar": bar}
         if price_only:
             update["economics"] = c.economics.model_copy(
-                update={"failure_usd": 0.0, "review_usd": 0.0}
+                update={"failure_usd": 0.0, "review_usd": 0.0, "incident_usd": 0.0}
             )
         return c.model_copy(update=update)
 
@@ -91,6 +91,7 @@ def with_quality_bar(contracts: Contracts, bar: float, *, price_only: bool = Tru
         decision=contracts.decision,
         default=change(contracts.default),
         features={k: change(v) for k, v in contracts.features.items()},
+        surfaces=dict(contracts.surfaces),
     )
     return Contracts(parsed, f"{contracts.source} (quality_bar={bar}, price_only={price_only})")
 
@@ -103,13 +104,16 @@ def with_failure_cost(contracts: Contracts, usd: float) -> Contracts:
     """
 
     def change(c: FeatureContract) -> FeatureContract:
-        econ = c.economics.model_copy(update={"failure_usd": usd, "review_usd": 0.0})
+        econ = c.economics.model_copy(
+            update={"failure_usd": usd, "review_usd": 0.0, "incident_usd": 0.0}
+        )
         return c.model_copy(update={"economics": econ})
 
     parsed = ContractsFile(
         decision=contracts.decision,
         default=change(contracts.default),
         features={k: change(v) for k, v in contracts.features.items()},
+        surfaces=dict(contracts.surfaces),
     )
     return Contracts(parsed, f"{contracts.source} (failure_usd={usd})")
 

@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from training.replay.drivers import drivers_section
+
 ORDER = (
     "oracle",
     "perfect_reader",
@@ -274,6 +276,8 @@ def render(result: Any, png_name: str) -> str:
         ]
         n = int(result.per_feature["rules"][feat]["n"])
         out.append(f"| {feat} ({n}) | " + " | ".join(cells) + " |")
+    drivers = drivers_section(getattr(result, "drivers", {}))
+    out += ["", *drivers[:-1]] if drivers else []
     if result.subsets:
         out += [
             "",
@@ -456,6 +460,7 @@ def write_outputs(result: Any, out_dir: Path) -> dict[str, Path]:
         "gaps": result.gaps,
         "tiers": result.tiers,
         "per_feature": result.per_feature,
+        "drivers": getattr(result, "drivers", {}),
         "subsets": result.subsets,
         "ips_check": result.ips_check,
     }

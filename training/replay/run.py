@@ -35,6 +35,7 @@ from training.config import TrainConfig, load_config
 from training.ingest.splits import make_splits
 from training.replay.costs import Logged, logged_outcomes, simulate_outcomes
 from training.replay.data import ReplayData, load_replay_data
+from training.replay.drivers import cost_drivers
 from training.replay.knn_router import predictions_from_proba
 from training.replay.metrics import (
     add_relative,
@@ -116,6 +117,7 @@ class ReplayResult:
     verdict: str
     info: dict[str, Any]
     tiers: dict[str, Any] = field(default_factory=dict)  # AUCs, savings, below-baseline checks
+    drivers: dict[str, dict[str, Any]] = field(default_factory=dict)  # replay.drivers, learned
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
     run_id: str | None = None
@@ -281,9 +283,10 @@ def run_replay(
     info["tuning"] = {name: tuning_info(p[0].tier_tuning if p else None) for name, p in
                       (("learned", learned_preds), ("knn", knn_preds),
                        ("perfect_reader", perfect_preds))}  # fmt: skip
-    result = ReplayResult(
-        info["mode"], scores, curves, gaps, per_feature, subsets, ips_check, verdict, info, tiers
-    )
+    drivers = cost_drivers(learned_preds, texts, features, guards, contracts, table,
+                           pis["learned"].argmax(axis=1), rules)  # fmt: skip
+    result = ReplayResult(info["mode"], scores, curves, gaps, per_feature, subsets, ips_check,
+                          verdict, info, tiers, drivers=drivers)  # fmt: skip
     result.out_dir = Path(out_dir)
     result.files = write_outputs(result, Path(out_dir))
     if track:

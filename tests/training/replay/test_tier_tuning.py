@@ -12,6 +12,7 @@ from classifier.rules import RuleRouter
 from classifier.taxonomy import INTENTS
 from classifier.tuning import ALL, contract_failure_price
 from training.replay.costs import Logged, Outcomes
+from training.replay.drivers import with_components
 from training.replay.knn_router import predictions_from_proba
 from training.replay.metrics import score_exact
 from training.replay.policies import decide_tiers, one_hot, with_failure_cost
@@ -26,7 +27,9 @@ from training.replay.tiers import (
 )
 
 TABLE = load_routing_table()
-CONTRACTS = load_contracts()
+# The tuning mechanics, without the inline surface's p95 budget (which keeps inline_assist off
+# full whatever a failure costs: tests/classifier/test_economics.py covers that).
+CONTRACTS = with_components(load_contracts(), ("review", "incident", "delay"))
 RULES = RuleRouter.default(TABLE.tier_models)
 N = 400
 
