@@ -50,8 +50,18 @@ class ConversationFloors:
         self._db: sqlite3.Connection | None = None
         self._seen = 0  # the last row read from the shared file
         self._syncs = 0
+        self.share_error: str | None = None  # why floors are not shared with other workers
         if folder is not None:
-            self._db = _open(Path(folder) / FILE)
+            path = Path(folder) / FILE
+            try:
+                self._db = _open(path)
+            except (OSError, sqlite3.Error) as exc:
+                # Like an unwritable log: the service still starts and serves; floors then hold
+                # in this worker only, and readiness says so.
+                self.share_error = (
+                    f"conversation floors not shared between workers: cannot open {path}: {exc}"
+                )
+                log.error("%s", self.share_error)
 
     def __len__(self) -> int:
         with self._lock:

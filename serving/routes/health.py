@@ -48,6 +48,8 @@ async def ready(request: Request) -> Response:
         degraded.append(f"model source unreachable: {reload['source_error']}")
     if state.board is not None and state.board.sync_error is not None:
         degraded.append(state.board.sync_error)
+    if state.service.floors.share_error is not None:  # an unusable log folder, as above
+        degraded.append(state.service.floors.share_error)
     detail = {"degraded": degraded, "reload": reload, "logs": logs}
     model = store.current
     if model is None:

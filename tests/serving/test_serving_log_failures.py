@@ -63,6 +63,8 @@ def test_unwritable_log_dir_shows_in_readiness_metrics_and_feedback(
         assert body["logs"]["decisions"]["ok"] is False
         assert "file/logs/decisions.jsonl" in body["logs"]["decisions"]["error"]
         assert any(d.startswith("log decisions: cannot open") for d in body["degraded"])
+        # the escalated-conversation floors live in the same folder: kept per worker, and said
+        assert any(d.startswith("conversation floors not shared") for d in body["degraded"])
         assert _metric(client, 'tierwise_log_writer_up{stream="decisions"}') == 0.0
         assert _metric(client, 'tierwise_log_write_errors_total{stream="outcomes"}') >= 1.0
         assert client.post("/classify", json={"text": TEXT, "request_id": "q0"}).status_code == 200
