@@ -67,7 +67,7 @@ def cost_drivers(
     predictions: Sequence[Prediction],
     texts: Sequence[str],
     features: Sequence[str],
-    guards: Sequence[GuardResult | None],
+    guards: Sequence[GuardResult],
     contracts: Contracts,
     table: RoutingTable,
     chosen: np.ndarray,
@@ -79,8 +79,7 @@ def cost_drivers(
     for p, text, feature, guard, rank in zip(
         predictions, texts, features, guards, chosen, strict=True
     ):
-        detectors = guard.detectors if guard is not None else ()
-        plan = plan_for(contracts, table, feature, p.tier_tuning, detectors)
+        plan = plan_for(contracts, table, feature, p.tier_tuning, guard.detectors)
         p_ok = tuple(p.tier_ok_probs.get(t, 0.0) for t in plan.tiers)
         parts = cost_parts(plan, p_ok, estimate_tokens(p, plan, text))[int(rank)]
         acc = sums.setdefault(feature, dict.fromkeys(COMPONENTS, 0.0))

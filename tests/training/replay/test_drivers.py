@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from classifier.contracts import DEFAULT_CONTRACTS_PATH, Contracts, load_routing_table
+from classifier.guards import CLEAN
 from classifier.plan import COMPONENTS
 from classifier.rules import RuleRouter
 from tests.classifier.test_decision import pred
@@ -40,7 +41,7 @@ def _requests() -> tuple[list, list[str], list[str]]:
 def test_each_feature_names_the_component_that_moved_its_tier() -> None:
     contracts = _contracts()
     preds, texts, features = _requests()
-    guards = [None] * len(preds)
+    guards = [CLEAN] * len(preds)
     chosen = decide_tiers(preds, texts, features, guards, contracts, TABLE, RULES)
     drivers = cost_drivers(preds, texts, features, guards, contracts, TABLE, chosen, RULES)
     assert drivers["code_assist"]["driver"] == "incident"
