@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def sklearn_heads(manifest: object, dim: int) -> Callable[[np.ndarray], object] 
     return heads.predict_proba
 
 
-def in_process(bundle: Path, repeats: int) -> tuple[list[dict[str, object]], dict[str, object]]:
+def in_process(bundle: Path, repeats: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from classifier.runtime import Classifier
 
     classifier = Classifier.load(bundle, intra_op_threads=1)
@@ -91,17 +92,18 @@ def in_process(bundle: Path, repeats: int) -> tuple[list[dict[str, object]], dic
         # A fresh variant per call (a number appended) defeats any word cache warm-up bias.
         variants = [f"{text} {i}" for i in range(repeats)]
         prediction = classifier.classify(text)
-        row: dict[str, object] = {
+        row: dict[str, Any] = {
             "tokens": target,
             "chars": len(text),
             "tokens_used": prediction.tokens_used,
             "truncated": prediction.truncated,
-            "classify": percentiles(lambda i, v=variants: classifier.classify(v[i]), repeats),
-            "tokenize": percentiles(lambda i, v=variants: classifier.encode(v[i]), repeats),
+            # Each lambda runs to completion inside percentiles(), before `variants` changes.
+            "classify": percentiles(lambda i: classifier.classify(variants[i]), repeats),  # noqa: B023
+            "tokenize": percentiles(lambda i: classifier.encode(variants[i]), repeats),  # noqa: B023
         }
         if predict is not None:
             x = np.random.default_rng(target).normal(size=(1, dim)).astype(np.float32)
-            row["sklearn_heads"] = percentiles(lambda _i, x=x: predict(x), max(50, repeats // 10))
+            row["sklearn_heads"] = percentiles(lambda _i: predict(x), max(50, repeats // 10))  # noqa: B023
         rows.append(row)
     return rows, {
         "name": classifier.name,
@@ -117,7 +119,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http(bundle: Path, requests: int, wrk_seconds: int, offload: bool) -> list[dict[str, object]]:
+def http(bundle: Path, requests: int, wrk_seconds: int, offload: bool) -> list[dict[str, Any]]:
     from bench_http import run_sockets, run_wrk
 
     port = free_port()
@@ -203,9 +205,9 @@ def machine() -> dict[str, str]:
 
 def render(
     info: dict[str, str],
-    model: dict[str, object],
-    rows: list[dict[str, object]],
-    http_rows: list[dict[str, object]],
+    model: dict[str, Any],
+    rows: list[dict[str, Any]],
+    http_rows: list[dict[str, Any]],
 ) -> str:
     out = [
         "# Benchmarks",
@@ -275,7 +277,7 @@ def main() -> int:
         return 2
     info = machine()
     rows, model = in_process(args.bundle, args.repeats)
-    http_rows: list[dict[str, object]] = []
+    http_rows: list[dict[str, Any]] = []
     if not args.skip_http:
         http_rows = http(args.bundle, args.http_requests, args.wrk, offload=False)
         http_rows += http(args.bundle, args.http_requests, 0, offload=True)

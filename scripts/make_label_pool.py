@@ -39,15 +39,42 @@ from data.corpora.fetch import fetch_all  # noqa: E402
 
 BUCKETS = {
     "summarize": r"\b(summar|tl;?dr|key (points|takeaways)|condense|recap|abstract of)",
-    "transform": r"\b(rewrite|rephrase|paraphrase|translate|proofread|grammar|reformat|convert (this|the|it)|make (it|this) (more|less|shorter)|in (json|a table))",
-    "classify": r"\b(classif|categori[sz]|sentiment|label (each|the|these)|which category|is (this|the following) (a|an)|tag (each|these))",
-    "plan": r"\b(plan|itinerary|schedule|roadmap|strategy|step[- ]by[- ]step|solve|calculate|how many|probability|puzzle|riddle|prove)",
-    "generate_code": r"(```|\bdef |\bfunction\b|\bpython\b|\bjavascript\b|\bsql\b|\bregex|\bbash\b|\bcode\b|\bclass \w+|\bjava\b|react|typescript)",
-    "review_policy": r"\b(complian|gdpr|hipaa|policy|policies|regulat|terms of service|guideline|violat|legal(ly)?|contract|clause|license)",
+    "transform": (
+        r"\b(rewrite|rephrase|paraphrase|translate|proofread|grammar|reformat|"
+        r"convert (this|the|it)|make (it|this) (more|less|shorter)|in (json|a table))"
+    ),
+    "classify": (
+        r"\b(classif|categori[sz]|sentiment|label (each|the|these)|which category|"
+        r"is (this|the following) (a|an)|tag (each|these))"
+    ),
+    "plan": (
+        r"\b(plan|itinerary|schedule|roadmap|strategy|step[- ]by[- ]step|"
+        r"solve|calculate|how many|probability|puzzle|riddle|prove)"
+    ),
+    "generate_code": (
+        r"(```|\bdef |\bfunction\b|\bpython\b|\bjavascript\b|\bsql\b|\bregex|"
+        r"\bbash\b|\bcode\b|\bclass \w+|\bjava\b|react|typescript)"
+    ),
+    "review_policy": (
+        r"\b(complian|gdpr|hipaa|policy|policies|regulat|terms of service|"
+        r"guideline|violat|legal(ly)?|contract|clause|license)"
+    ),
 }
 RARE = {  # narrow: the words of a request *for* that task, in its instruction part
-    "classify": r"\b(classif(y|ies)|categori[sz]e|sentiment|which (category|class|label)|label (each|the following|these|them)|tag (each|these|the following)|is (this|the following) (email|message|review|text|sentence|tweet|comment)s? (spam|positive|negative|toxic))",
-    "review_policy": r"\b(complian(t|ce)|gdpr|hipaa|ccpa|coppa|pci[- ]dss|violat(e|es|ing|ion)|against (the|our|your|their) (policy|policies|rules|guidelines|terms)|terms of (service|use)|content policy|acceptable use|(is|are) (this|it|that|these) (legal|allowed|permitted|compliant)|(review|check|audit) (this|the|our|my) (contract|policy|clause|agreement|privacy)|license (compatib|terms))",
+    "classify": (
+        r"\b(classif(y|ies)|categori[sz]e|sentiment|which (category|class|label)|"
+        r"label (each|the following|these|them)|tag (each|these|the following)|"
+        r"is (this|the following) (email|message|review|text|sentence|tweet|comment)s? "
+        r"(spam|positive|negative|toxic))"
+    ),
+    "review_policy": (
+        r"\b(complian(t|ce)|gdpr|hipaa|ccpa|coppa|pci[- ]dss|violat(e|es|ing|ion)|"
+        r"against (the|our|your|their) (policy|policies|rules|guidelines|terms)|"
+        r"terms of (service|use)|content policy|acceptable use|"
+        r"(is|are) (this|it|that|these) (legal|allowed|permitted|compliant)|"
+        r"(review|check|audit) (this|the|our|my) (contract|policy|clause|agreement|privacy)|"
+        r"license (compatib|terms))"
+    ),
 }
 # dev: rows per source (sharegpt per bucket, plus an unbucketed share)
 DEV_PLAN = {
@@ -74,7 +101,8 @@ def bucket(text: str) -> str:
 
 def active_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Random) -> list:
     """Half the rows where the bundle's top intent is under 0.6, half spread evenly over the
-    intents other than `chat` that it predicts (so code, the commonest, does not crowd out the rest)."""
+    intents other than `chat` that it predicts (so code, the commonest, does not crowd out the
+    rest)."""
     from classifier.runtime import Classifier
     from data.corpora.labelled import load_corpus
 
