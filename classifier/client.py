@@ -152,13 +152,21 @@ class FailurePolicy:
         request_id: str | None = None,
         feature: str | None = None,
         model: str | None = None,
+        tier: str | None = None,
+        note: str | None = None,
     ) -> Routed:
-        """The route when the classifier failed with `failure`; raises when the policy is closed."""
+        """The route when the classifier failed with `failure`; raises when the policy is closed.
+
+        `tier` replaces the policy's own when a constraint that needs no model (data residency)
+        moved it; `note` says why, in the reason.
+        """
         if self.mode == "closed" or self.tier is None:
             raise ClassifierUnavailable(failure)
+        tier = tier if tier is not None else self.tier
+        said = f"; {note}" if note else ""
         return Routed(
-            tier=self.tier,
-            reason=f"{FAIL_OPEN}:{self.tier} (classifier unavailable: {failure})",
+            tier=tier,
+            reason=f"{FAIL_OPEN}:{tier} (classifier unavailable: {failure}){said}",
             reason_code=FAIL_OPEN,
             policy=FAIL_OPEN,
             model=model,

@@ -21,9 +21,10 @@ from typing import Any
 from classifier.client import FailurePolicy, Routed, RouteRequest
 from classifier.contracts import Contracts, RoutingTable, load_contracts, load_routing_table
 from classifier.decision import decide
-from classifier.errors import ConfigError, InputError
+from classifier.errors import ClassifierUnavailable, ConfigError, InputError
 from classifier.guards import scan
 from classifier.messages import DEFAULT_CONTEXT_CHARS, compose_text
+from classifier.plan import plan_for
 from classifier.prediction import Prediction
 from classifier.routing import RouteDecision
 from classifier.runtime import Classifier
@@ -119,11 +120,36 @@ class LocalClient:
             propensity=decision.propensity,
         )
 
-    def _failed(self, exc: Exception, feature: str | None, request_id: str | None) -> Routed:
+    def _failed(
+        self, exc: Exception, text: str, feature: str | None, request_id: str | None
+    ) -> Routed:
+        """The failure policy's route, still inside the regions the request may go to.
+
+        Residency needs no model (the contracts, the table and the guards decide it), so a
+        fail-open answer keeps to it: the fail-open tier's allowed endpoint, else the nearest
+        allowed tier above, else below; with none allowed it refuses, as the decision does.
+        """
         failure = f"in-process classifier failed: {type(exc).__name__}: {exc}"
         log.warning("tierwise: %s", failure)
-        model = self.table.model(self.failure.tier) if self.failure.tier is not None else None
-        return self.failure.apply(failure, request_id=request_id, feature=feature, model=model)
+        if self.failure.tier is None:
+            return self.failure.apply(failure, request_id=request_id, feature=feature)  # raises
+        plan = plan_for(self.contracts, self.table, feature, None, scan(text).detectors)
+        wanted = plan.tier_rank[self.failure.tier]
+        rank = plan.up[wanted] if plan.up[wanted] >= 0 else plan.down[wanted]
+        if rank < 0:
+            raise ClassifierUnavailable(f"{failure}; no tier is allowed under {plan.residency}")
+        note = None
+        if plan.residency is not None:
+            moved = "" if rank == wanted else f", {self.failure.tier} has no endpoint there"
+            note = f"residency: {plan.residency}{moved}"
+        return self.failure.apply(
+            failure,
+            request_id=request_id,
+            feature=feature,
+            model=plan.models[rank],
+            tier=plan.tiers[rank],
+            note=note,
+        )
 
     def classify(
         self,
@@ -141,7 +167,7 @@ class LocalClient:
         except InputError:
             raise
         except Exception as exc:  # a broken session or bundle: an outage, not the caller's fault
-            return self._failed(exc, feature, request_id)
+            return self._failed(exc, text, feature, request_id)
 
     async def aclassify(
         self,
@@ -173,8 +199,8 @@ class LocalClient:
             raise
         except Exception as exc:
             return [
-                self._failed(exc, f, item.request_id)
-                for f, item in zip(features, items, strict=True)
+                self._failed(exc, text, f, item.request_id)
+                for text, f, item in zip(texts, features, items, strict=True)
             ]
 
     async def aclassify_batch(

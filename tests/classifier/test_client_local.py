@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from classifier.client import FailurePolicy, RouteRequest, RoutingClient
-from classifier.contracts import Contracts, load_routing_table
+from classifier.contracts import Contracts, RoutingTable, load_routing_table
 from classifier.decision import decide
 from classifier.errors import ClassifierUnavailable, ConfigError, InputError
 from classifier.guards import scan
@@ -157,3 +157,29 @@ def test_failure_policy_is_checked() -> None:
         FailurePolicy.fail_open("huge")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="takes no tier"):
         FailurePolicy("closed", "mini")
+
+
+def test_fail_open_keeps_to_the_regions_the_request_may_go_to(classifier: Classifier) -> None:
+    """The classifier is down, but residency needs no model: a request with an e-mail address
+    (guards: pii -> eu) must not be sent to the us-only flagship; a clean one still may."""
+    from tests.classifier.test_residency import CLEAN, EMAIL, raw_contracts, raw_table
+
+    contracts = raw_contracts()
+    contracts["residency"] = {"guards": {"pii": ["eu"]}}
+    broken = _Broken(classifier._session, classifier._encoder, classifier.manifest,
+                     classifier.bundle_dir)  # fmt: skip
+    opened = LocalClient(
+        broken,
+        failure=FailurePolicy.fail_open("full"),
+        contracts=Contracts.from_dict(contracts),
+        table=RoutingTable.from_dict(raw_table()),
+    )
+    clean = opened.classify(CLEAN, feature="support_chat")
+    assert (clean.tier, clean.model) == ("full", opened.table.model("full"))
+    assert "residency" not in clean.reason
+    pii = opened.classify(EMAIL, feature="support_chat")
+    assert pii.tier == "mini" and pii.model == opened.table.model("mini") + "-eu"
+    assert pii.reason.endswith("residency: regions ['eu'] (guards:pii ['eu']), "
+                               "full has no endpoint there")  # fmt: skip
+    (batched,) = opened.classify_batch([RouteRequest(EMAIL, feature="support_chat")])
+    assert (batched.tier, batched.model) == (pii.tier, pii.model)
