@@ -9,6 +9,7 @@ guessed at.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from classifier.taxonomy import INTENTS, RISKS, TIERS, taxonomy_in
+
+# A prompt version as `name@version` (support_reply@v3): what KPIs and experiments join on. The
+# service refuses any other shape (serving.schemas); the gateway log drops it with a note.
+PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}@[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 
 SCHEMA_VERSION = "1"
 MAX_TEXT_CHARS = 200_000

@@ -6,7 +6,6 @@ Requests are validated with these models after the body has been read and decode
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,6 +19,7 @@ from pydantic import (
 )
 
 from classifier.logschema import (
+    PROMPT_ID,
     Attempt,
     CorrectionEvent,
     Escalation,
@@ -29,7 +29,6 @@ from classifier.logschema import (
 )
 
 _FEATURE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-_PROMPT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}@[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 
 
 class ContentPart(BaseModel):
@@ -117,7 +116,7 @@ class ClassifyRequest(BaseModel):
     @field_validator("prompt_id")
     @classmethod
     def _versioned_prompt(cls, value: str | None) -> str | None:
-        if value is not None and _PROMPT_ID.fullmatch(value) is None:
+        if value is not None and PROMPT_ID.fullmatch(value) is None:
             raise ValueError(
                 f"prompt_id {value[:80]!r} is not `name@version`; send e.g. support_reply@v3 "
                 "(letters, digits and _.:/- in the name, letters, digits and _.- in the version)"

@@ -43,6 +43,7 @@ from integrations.litellm.records import (
     call_from_kwargs,
     meta_value,
     metadata_of,
+    prompt_of,
     route_of,
 )
 
@@ -60,6 +61,7 @@ class GatewayLog:
         groups: Mapping[Tier, str],
         request_id_key: str = "request_id",
         feature_key: str = "feature",
+        prompt_id_key: str = "prompt_id",
         hold_s: float = 30.0,
         max_context_chars: int = DEFAULT_CONTEXT_CHARS,
         remember_written: int = 100_000,
@@ -76,6 +78,7 @@ class GatewayLog:
         self.tier_of = {group: tier for tier, group in groups.items()}
         self.request_id_key = request_id_key
         self.feature_key = feature_key
+        self.prompt_id_key = prompt_id_key
         self.hold_s = hold_s
         self.max_context_chars = max_context_chars
         self.stats = {"written": 0, "rejected": 0, "refused": 0, "corrections": 0,
@@ -128,6 +131,7 @@ class GatewayLog:
                     route=route_of(metadata, call),
                     note=dict(note) if isinstance(note, Mapping) else None,
                     trace_id=trace_id,
+                    prompt_id=prompt_of(metadata, kwargs, self.prompt_id_key),
                 )
             else:
                 req = entry[0]

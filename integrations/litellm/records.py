@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from classifier.logschema import MAX_TEXT_CHARS, SCHEMA_VERSION
+from classifier.logschema import MAX_TEXT_CHARS, PROMPT_ID, SCHEMA_VERSION
 from classifier.messages import compose_text
 from classifier.taxonomy import TIERS
 
@@ -57,6 +57,20 @@ def meta_value(metadata: Mapping[str, Any], key: str) -> str | None:
             if isinstance(value, str) and value.strip():
                 return value
     return None
+
+
+def prompt_of(metadata: Mapping[str, Any], kwargs: Mapping[str, Any], key: str) -> str | None:
+    """The request's prompt version, what KPIs and experiments join on: the application's
+    `name@version` under `key` in the metadata, else LiteLLM's own prompt management
+    (`prompt_id`, with `prompt_version` appended as `@version` when it has none)."""
+    given = meta_value(metadata, key)
+    if given is not None:
+        return given
+    litellm_id = meta_value(kwargs, "prompt_id")
+    version = kwargs.get("prompt_version")
+    if litellm_id is not None and "@" not in litellm_id and version is not None:
+        return f"{litellm_id}@{version}"
+    return litellm_id
 
 
 def rfc3339(epoch: float) -> str:
@@ -202,6 +216,7 @@ class OpenRequest:
     calls: list[Call] = field(default_factory=list)
     checks_reported: bool = False
     unmapped_groups: list[str] = field(default_factory=list)
+    prompt_id: str | None = None
 
 
 def _count_failures(calls: Sequence[Call], end: int) -> int:
@@ -256,6 +271,10 @@ def build_record(req: OpenRequest, max_context_chars: int) -> dict[str, Any] | N
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS]
         meta["text_truncated"] = True
+    prompt_id = req.prompt_id
+    if prompt_id is not None and PROMPT_ID.fullmatch(prompt_id) is None:
+        meta["prompt_id_refused"] = f"{prompt_id[:80]!r} is not `name@version`"
+        prompt_id = None
     guards = (req.note or {}).get("guards") or []
     flags = list(dict.fromkeys(str(g).split(".", 1)[0] for g in guards))
     return {
@@ -264,7 +283,7 @@ def build_record(req: OpenRequest, max_context_chars: int) -> dict[str, Any] | N
         "ts": rfc3339(calls[0].start),
         "feature": req.feature,
         "text": text,
-        "prompt_id": None,
+        "prompt_id": prompt_id,
         "route": req.route,
         "attempts": [c.attempt() for c in calls],
         "escalations": escalations,

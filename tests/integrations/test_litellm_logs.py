@@ -60,7 +60,11 @@ def test_gateway_traffic_becomes_valid_training_logs(
         return await router.acompletion(
             model=model,
             messages=[{"role": "user", "content": text}],
-            metadata={"request_id": request_id, "feature": feature},
+            metadata={
+                "request_id": request_id,
+                "feature": feature,
+                "prompt_id": f"{feature}_reply@v2",
+            },  # fmt: skip
         )
 
     def calls() -> int:
@@ -131,6 +135,9 @@ def test_gateway_traffic_becomes_valid_training_logs(
                            "reason": routed.reason, "model_version": routed.model_version,
                            "propensity": 1.0}  # fmt: skip
     assert ok["attempts"][0]["model"] == "openai/acme-nano" and ok["meta"]["tierwise"]["intent"]
+    assert ok["prompt_id"] == "cheap_reply@v2" and records["correction"]["prompt_id"] == (
+        "everyday_reply@v2"
+    )
     assert ok["meta"]["checks"].startswith("not reported")
     assert records["schema"]["meta"]["checks"] == "reported by the application"
     failed_open = records["fail-open"]["route"]
