@@ -63,6 +63,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-mlflow", action="store_true", help="write the report only")
     parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="score the held-out requests in this process (default) or on Ray Data (the ray "
+        "extra); the report is the same",
+    )
+    parser.add_argument("--ray-workers", type=int, default=None, help="Ray actors (CPUs)")
+    parser.add_argument(
         "--config",
         type=Path,
         default=None,
@@ -133,6 +141,8 @@ def _run(args: argparse.Namespace) -> int:
             config=rc,
             train_config=cfg,
             track=not args.no_mlflow,
+            engine=args.engine,
+            workers=args.ray_workers,
         )
     except (ClassifierError, ValueError) as exc:
         return _fail(str(exc))
