@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training.ingest.objectstore import as_source
+
 DEFAULT_BUNDLE = Path("models/default")
 DEFAULT_WORK = Path(".tierwise")
 DEFAULT_OUT = DEFAULT_WORK / "evaluate"
@@ -27,13 +29,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--logs",
-        type=Path,
+        type=as_source,
         nargs="+",
         default=[],
-        help="log files (default: the generated default logs, as `tierwise train "
-        "--build-default` makes them)",
+        help="log files or store URIs, s3://bucket/prefix/ (default: the generated default "
+        "logs, as `tierwise train --build-default` makes them)",
     )
-    parser.add_argument("--corrections", type=Path, nargs="+", default=[])
+    parser.add_argument("--corrections", type=as_source, nargs="+", default=[])
     parser.add_argument(
         "--truth",
         type=Path,
