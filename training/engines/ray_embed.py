@@ -68,3 +68,23 @@ def ray_encode(
         out[batch["i"]] = vectors
     assert out is not None
     return out
+
+
+class RayEmbedder:
+    """`embedder` with its `encode` on Ray actors; every other attribute (the version the
+    embedding cache keys on, the window) is the wrapped embedder's, so cached vectors are
+    shared with the in-process path."""
+
+    def __init__(
+        self, embedder: Any, workers: int | None = None, block_rows: int = BLOCK_ROWS
+    ) -> None:
+        self.embedder = embedder
+        self.workers = workers
+        self.block_rows = block_rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.embedder, name)
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        rows = self.block_rows
+        return ray_encode(self.embedder, list(texts), workers=self.workers, block_rows=rows)
