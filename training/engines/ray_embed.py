@@ -45,13 +45,14 @@ def ray_encode(
     n = len(texts)
     if n == 0:
         return embedder.encode([])
+    pool = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    block_rows = min(block_rows, -(-n // pool))  # a few thousand texts still reach every actor
     blocks = [
         pa.table(
             {"i": np.arange(s, min(s + block_rows, n)), "text": list(texts[s : s + block_rows])}
         )
         for s in range(0, n, block_rows)
     ]
-    pool = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     dataset = ray.data.from_arrow(blocks).map_batches(
         _Encode,
         fn_constructor_args=(embedder,),
