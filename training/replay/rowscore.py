@@ -99,14 +99,3 @@ def score_in_process(
     from classifier.runtime import Classifier
 
     return score_rows(Classifier.load(job.bundle_dir), job, texts, features, requests)
-
-
-def scorer_for(engine: str, workers: int | None = None) -> Scorer:
-    """`local` (this process) or `ray` (Ray Data, the `ray` extra); both give the same rows."""
-    if engine == "ray":
-        from training.engines.ray_replay import RayScorer
-
-        return RayScorer(workers)
-    if engine != "local":
-        raise ValueError(f"unknown engine {engine!r}; use local or ray")
-    return score_in_process

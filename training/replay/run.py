@@ -31,6 +31,7 @@ from classifier.contracts import Contracts, RoutingTable, load_contracts, load_r
 from classifier.prediction import Prediction
 from classifier.rules import RuleRouter
 from training.config import TrainConfig, load_config
+from training.engines.stages import replay_scorer
 from training.ingest.splits import make_splits
 from training.replay.costs import Logged, Outcomes, logged_outcomes
 from training.replay.data import ReplayData, load_replay_data
@@ -62,7 +63,7 @@ from training.replay.policies import (
 )
 from training.replay.record import track_replay
 from training.replay.routers import classify_all, encoder, fit_knn, router_latency
-from training.replay.rowscore import ScoreJob, scorer_for
+from training.replay.rowscore import ScoreJob
 from training.replay.tiers import (
     CURVE_KEYS,
     FAILURE_COSTS,
@@ -179,7 +180,7 @@ def run_replay(
     variants = (contracts, *(c for _, _, c in _sweep_contracts(rc, tuned, contracts)))
     job = ScoreJob(Path(bundle_dir), table, rules, variants, rc.replays, rc.seed, rc.batch_size)
     scoring_started = time.perf_counter()
-    scored = scorer_for(engine, workers)(job, texts, features,
+    scored = replay_scorer(engine, workers)(job, texts, features,
                                          rd.requests(eval_idx) if exact else None)  # fmt: skip
     guards, learned_preds = scored.guards, scored.predictions
     scoring_seconds = time.perf_counter() - scoring_started
