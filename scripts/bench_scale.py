@@ -4,6 +4,11 @@
     python scripts/bench_scale.py ingest --engine ray --workers 2 --logs L --corrections C
     python scripts/bench_scale.py embed  --engine ray --workers 1 --logs L [--limit N]
     python scripts/bench_scale.py spark  --workers 2 --bundle models/default --logs L --limit N
+    python scripts/bench_scale.py replay --engine ray --workers 2 --logs L --corrections C --truth T
+
+`replay` runs `tierwise evaluate` (no MLflow) and reports the held-out rows per second of its
+scoring stage (training.replay.rowscore: classify, guards, decisions, playbook pricing) beside
+the whole evaluation's time.
 
 Records/s exclude starting the engine (Ray cluster, Spark session), which is reported apart.
 Peak memory: the driver's own peak RSS, and the peak of the summed RSS of every process the
@@ -89,12 +94,13 @@ def _texts(logs: list[Path], limit: int | None) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=["ingest", "embed", "spark"])
+    parser.add_argument("stage", choices=["ingest", "embed", "spark", "replay"])
     parser.add_argument("--engine", choices=["local", "ray"], default="local")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--logs", type=Path, nargs="+", required=True)
     parser.add_argument("--corrections", type=Path, nargs="*", default=[])
     parser.add_argument("--limit", type=int, default=None, help="first N texts (embed, spark)")
+    parser.add_argument("--truth", type=Path, default=None, help="truth.jsonl (replay)")
     parser.add_argument("--bundle", type=Path, default=ROOT / "models" / "default")
     parser.add_argument("--work", type=Path, default=Path("/tmp/tierwise-bench-scale"))
     args = parser.parse_args()
@@ -142,6 +148,18 @@ def main() -> int:
             X = student.encode(texts)
         seconds = time.perf_counter() - t
         out.update(records=len(texts), checksum=float(X.astype("float64").sum()))
+    elif args.stage == "replay":
+        from training.config import load_config
+        from training.replay.run import run_replay
+
+        cfg = load_config(overrides=["embed.cache=false"])
+        t = time.perf_counter()
+        result = run_replay(args.logs, args.corrections, args.truth, args.bundle,
+                            args.work / f"replay-{args.engine}-{args.workers}", train_config=cfg,
+                            track=False, engine=args.engine, workers=args.workers)  # fmt: skip
+        out.update(records=result.info["eval_rows"], evaluate_s=round(time.perf_counter() - t, 2),
+                   learned_cost_per_1k=result.scores["learned"]["cost_per_1k_usd"])  # fmt: skip
+        seconds = float(result.info["scoring_seconds"])
     else:
         seconds, started = _spark(args, out)
     out.update(

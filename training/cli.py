@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training.ingest.objectstore import as_source
+
 DEFAULT_BUNDLE = Path("models/default")
 DEFAULT_WORK = Path(".tierwise")
 
@@ -51,11 +53,15 @@ def register_train(subparsers: Any) -> None:
         "train", help="ingest logs, fit, evaluate, export a bundle and register it in MLflow"
     )
     parser.add_argument(
-        "--logs", type=Path, nargs="+", default=[], help="log files (JSONL/Parquet)"
+        "--logs",
+        type=as_source,
+        nargs="+",
+        default=[],
+        help="log files (JSONL/Parquet): paths or store URIs (s3://bucket/prefix/, gs://...)",
     )
     parser.add_argument(
         "--corrections",
-        type=Path,
+        type=as_source,
         nargs="+",
         default=[],
         help="correction-event streams joined on request_id",

@@ -118,7 +118,7 @@ def train(
         data = _ingest(cfg, clock, logs, corrections, truth, work_dir, opts)
         emb = _embed(cfg, clock, data, student_dir, progress, opts)
         model = _fit_calibrate_tune(cfg, clock, data, emb, logs, corrections, progress, opts)
-        evaluations, comparison = _evaluate(cfg, clock, data, emb, model, progress)
+        evaluations, comparison = _evaluate(cfg, clock, data, emb, model, progress, opts)
         headline = heldout.headline(evaluations)
         with clock.stage("export"):
             _export(cfg, data, emb, model, bundle_dir, version, run_id, headline)
@@ -274,6 +274,7 @@ def _evaluate(
     emb: _Embedded,
     model: _Model,
     progress: bool,
+    opts: Any,
 ) -> tuple[dict[str, Evaluation], Any]:
     """evaluate on the held-out sets (and the real dev set) + the teacher comparison."""
     with clock.stage("evaluate"):
@@ -285,7 +286,7 @@ def _evaluate(
     comparison = None
     if cfg.teacher.enabled:
         with clock.stage("teacher", ticker=True):
-            comparison = _compare(cfg, data, emb, model.heads, progress)
+            comparison = _compare(cfg, data, emb, model.heads, progress, opts.engine, opts.workers)
             evaluations.update(comparison.evaluations)
     return evaluations, comparison
 
@@ -414,10 +415,28 @@ def _thresholds(cfg: TrainConfig) -> dict[str, float]:
     return out
 
 
-def _compare(cfg: TrainConfig, data: _Data, emb: _Embedded, heads: Any, progress: bool) -> Any:
-    """The same heads on teacher embeddings, on a seeded sample (training.evaluation.teacher)."""
+def _compare(
+    cfg: TrainConfig,
+    data: _Data,
+    emb: _Embedded,
+    heads: Any,
+    progress: bool,
+    engine: str = "local",
+    workers: int | None = None,
+) -> Any:
+    """The same heads on teacher embeddings, on a seeded sample (training.evaluation.teacher).
+
+    With the Ray engine the teacher's embedding of the sample runs on Ray actors, through the
+    same embedding cache; its latency is still measured in this process."""
     from training.evaluation.teacher import compare_teacher
     from training.model.embed import Teacher
+
+    def wrap(embedder: Any) -> Any:
+        if engine != "ray":
+            return embedder
+        from training.engines.ray_embed import RayEmbedder
+
+        return RayEmbedder(embedder, workers)
 
     splits = data.splits
     eval_sets = {
@@ -434,7 +453,7 @@ def _compare(cfg: TrainConfig, data: _Data, emb: _Embedded, heads: Any, progress
         eval_sets=eval_sets,
         student=emb.student,
         teacher=Teacher(emb.student.window, batch_size=cfg.teacher.batch_size),
-        encode=lambda embedder, texts: _encode(emb.cache, embedder, texts, progress),
+        encode=lambda embedder, texts: _encode(emb.cache, wrap(embedder), texts, progress),
     )
 
 

@@ -45,13 +45,14 @@ def ray_encode(
     n = len(texts)
     if n == 0:
         return embedder.encode([])
+    pool = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    block_rows = min(block_rows, -(-n // pool))  # a few thousand texts still reach every actor
     blocks = [
         pa.table(
             {"i": np.arange(s, min(s + block_rows, n)), "text": list(texts[s : s + block_rows])}
         )
         for s in range(0, n, block_rows)
     ]
-    pool = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     dataset = ray.data.from_arrow(blocks).map_batches(
         _Encode,
         fn_constructor_args=(embedder,),
@@ -68,3 +69,23 @@ def ray_encode(
         out[batch["i"]] = vectors
     assert out is not None
     return out
+
+
+class RayEmbedder:
+    """`embedder` with its `encode` on Ray actors; every other attribute (the version the
+    embedding cache keys on, the window) is the wrapped embedder's, so cached vectors are
+    shared with the in-process path."""
+
+    def __init__(
+        self, embedder: Any, workers: int | None = None, block_rows: int = BLOCK_ROWS
+    ) -> None:
+        self.embedder = embedder
+        self.workers = workers
+        self.block_rows = block_rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.embedder, name)
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        rows = self.block_rows
+        return ray_encode(self.embedder, list(texts), workers=self.workers, block_rows=rows)

@@ -28,6 +28,7 @@ from training.engines.ray_runtime import require_ray, start_ray
 from training.engines.shards import SHARD_BYTES, Shard, iter_shard, plan_shards
 from training.ingest.labels import OK, UNKNOWN, TrainingSet
 from training.ingest.load import IngestReport, _Ingestion
+from training.ingest.objectstore import Source
 from training.ingest.quarantine import QuarantineWriter
 from training.ingest.readers import RawItem
 
@@ -65,8 +66,8 @@ def scan_with_ray(shards: list[Shard], index: Any, taxonomy: Taxonomy = DEFAULT_
 
 
 def ray_load_training_set(
-    logs: Sequence[Path],
-    corrections: Sequence[Path] = (),
+    logs: Sequence[Source | str],
+    corrections: Sequence[Source | str] = (),
     quarantine_path: Path | None = None,
     *,
     num_cpus: int | None = None,
@@ -185,7 +186,9 @@ def _first_wins(cols: dict[str, list[Any]]) -> tuple[set[int], set[int]]:
     return winners, duplicates
 
 
-def _raw_lines(paths: list[Path], cols: dict[str, list[Any]], wanted: set[int]) -> dict[int, bytes]:
+def _raw_lines(
+    paths: list[Source], cols: dict[str, list[Any]], wanted: set[int]
+) -> dict[int, bytes]:
     """Raw lines of duplicate records, read again from their sources (duplicates are rare)."""
     by_place = {(cols["source_index"][i], cols["line"][i], cols["row"][i]): i for i in wanted}
     found: dict[int, bytes] = {}

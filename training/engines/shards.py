@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
+from training.ingest.objectstore import Source, as_source
 from training.ingest.readers import MAX_LINE_BYTES, RawItem, is_gzip, is_parquet, iter_raw
 
 SHARD_BYTES = 32 * 1024 * 1024
@@ -29,7 +29,7 @@ class Shard:
     first_line: int = 0
 
 
-def plan_shards(paths: list[Path], shard_bytes: int = SHARD_BYTES) -> list[Shard]:
+def plan_shards(paths: list[Source], shard_bytes: int = SHARD_BYTES) -> list[Shard]:
     """Shards of every source in source order; their concatenation is every line once."""
     shards: list[Shard] = []
     for index, path in enumerate(paths):
@@ -52,7 +52,7 @@ def plan_shards(paths: list[Path], shard_bytes: int = SHARD_BYTES) -> list[Shard
     return shards
 
 
-def _lines_before(path: Path, cuts: list[int]) -> list[int]:
+def _lines_before(path: Source, cuts: list[int]) -> list[int]:
     """Newlines before each cut (one pass over the file, counted in large chunks)."""
     counts, seen, position = [], 0, 0
     with path.open("rb") as handle:
@@ -67,7 +67,7 @@ def _lines_before(path: Path, cuts: list[int]) -> list[int]:
 
 def iter_shard(shard: Shard) -> Iterator[RawItem]:
     """The shard's items, as `training.readers.iter_raw` numbers them for the whole file."""
-    path = Path(shard.path)
+    path = as_source(shard.path)
     if shard.end < 0:
         yield from iter_raw(path)
         return

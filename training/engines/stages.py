@@ -1,4 +1,4 @@
-"""The training pipeline's engine seam: ingest and embed in process (default) or on Ray.
+"""The engine seam: ingest, embed and replay scoring in process (default) or on Ray.
 
 `training.pipeline.train(engine="ray")` calls these; with the default engine they call the
 in-process functions, so the default path never imports Ray.
@@ -37,6 +37,20 @@ def ingest(engine: str, logs: Sequence[Path], corrections: Sequence[Path], quara
     from training.ingest.load import load_training_set
 
     return load_training_set(list(logs), list(corrections), quarantine, taxonomy)
+
+
+def replay_scorer(engine: str, workers: int | None = None) -> Any:
+    """The replay's row scorer (training.replay.rowscore.Scorer): in process or on Ray Data;
+    both give the same rows."""
+    if engine == "ray":
+        from training.engines.ray_replay import RayScorer
+
+        return RayScorer(workers)
+    if engine != "local":
+        raise ValueError(f"unknown engine {engine!r}; use local or ray")
+    from training.replay.rowscore import score_in_process
+
+    return score_in_process
 
 
 def encode_on_ray(embedder: Any, texts: Sequence[str], workers: int | None = None) -> Any:

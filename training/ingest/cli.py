@@ -18,6 +18,7 @@ import orjson
 
 from classifier.errors import InputError
 from training.ingest.load import load_training_set
+from training.ingest.objectstore import as_source
 
 
 def register(subparsers: Any) -> None:
@@ -28,9 +29,15 @@ def register(subparsers: Any) -> None:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("logs", nargs="+", type=Path, help="JSONL (.jsonl, .jsonl.gz) or Parquet")
     parser.add_argument(
-        "--corrections", nargs="*", type=Path, default=[], help="correction streams"
+        "logs",
+        nargs="+",
+        type=as_source,
+        help="JSONL (.jsonl, .jsonl.gz) or Parquet: paths or "
+        "store URIs (s3://bucket/prefix/, gs://...; docs/scale-out.md)",
+    )
+    parser.add_argument(
+        "--corrections", nargs="*", type=as_source, default=[], help="correction streams"
     )
     parser.add_argument(
         "--quarantine", type=Path, default=None, help="quarantine JSONL (default: a temp file)"

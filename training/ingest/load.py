@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from classifier.logschema import CorrectionEvent, LogRecord
 from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from training.ingest.labels import OK, UNKNOWN, TrainingSet, TrainingSetBuilder
+from training.ingest.objectstore import ObjectPath, Source, expand_sources
 from training.ingest.quarantine import QuarantineWriter, reason_for
 from training.ingest.readers import DAMAGE_REASONS, RawItem, check_source, iter_raw
 
@@ -99,8 +100,8 @@ class _Ingestion:
 
     def __init__(
         self,
-        logs: Sequence[Path],
-        corrections: Sequence[Path],
+        logs: Sequence[Source | str],
+        corrections: Sequence[Source | str],
         quarantine_path: Path | None,
         taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     ) -> None:
@@ -320,11 +321,12 @@ class _Ingestion:
         )  # fmt: skip
 
 
-def _paths(paths: Sequence[Path] | Path | str) -> list[Path]:
-    """A single path is accepted too: iterating a str or Path would go wrong quietly."""
-    if isinstance(paths, (str, Path)):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
+def _paths(paths: Sequence[Source | str] | Source | str) -> list[Source]:
+    """Local paths and store URIs (a prefix: every log file under it). A single path is
+    accepted too: iterating a str or Path would go wrong quietly."""
+    if isinstance(paths, (str, Path, ObjectPath)):
+        return expand_sources([paths])
+    return expand_sources(paths)
 
 
 def _reason(data: bytes, error: ValidationError) -> tuple[str, str]:
@@ -370,7 +372,9 @@ def _iso(epoch: float) -> str:
 
 
 def iter_valid_records(
-    logs: Sequence[Path], corrections: Sequence[Path] = (), quarantine_path: Path | None = None
+    logs: Sequence[Source | str],
+    corrections: Sequence[Source | str] = (),
+    quarantine_path: Path | None = None,
 ) -> Iterator[LogRecord]:
     """Valid records in read order, with joined corrections inline; refused ones are quarantined.
 
@@ -380,8 +384,8 @@ def iter_valid_records(
 
 
 def load_training_set(
-    logs: Sequence[Path],
-    corrections: Sequence[Path] = (),
+    logs: Sequence[Source | str],
+    corrections: Sequence[Source | str] = (),
     quarantine_path: Path | None = None,
     taxonomy: Taxonomy = DEFAULT_TAXONOMY,
 ) -> tuple[TrainingSet, IngestReport]:

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from classifier.errors import InputError
+from training.ingest.objectstore import Source, as_source
 
 # Text may be 200,000 characters; even fully escaped that is far below this. A longer line is
 # quarantined without being held in memory whole.
@@ -57,21 +58,21 @@ class RawItem:
     problem: str | None = None
 
 
-def is_parquet(path: Path) -> bool:
+def is_parquet(path: Source) -> bool:
     return path.suffix.lower() in PARQUET_SUFFIXES
 
 
-def is_gzip(path: Path) -> bool:
+def is_gzip(path: Source) -> bool:
     return path.suffix.lower() == ".gz"
 
 
-def check_source(path: Path) -> None:
+def check_source(path: Source) -> None:
     """Raise InputError for a missing file or one whose first bytes contradict its suffix.
 
     That is a usage error (a wrong path or name), told before anything is read; damage further in
     is the data's problem and is quarantined instead.
     """
-    path = Path(path)
+    path = as_source(path)
     if not path.is_file():
         raise InputError(f"log source {path} does not exist or is not a file; check the path")
     magic = PARQUET_MAGIC if is_parquet(path) else GZIP_MAGIC if is_gzip(path) else None
@@ -87,9 +88,9 @@ def check_source(path: Path) -> None:
         )
 
 
-def iter_raw(path: Path) -> Iterator[RawItem]:
+def iter_raw(path: Source) -> Iterator[RawItem]:
     """Every line or row of `path`, in file order; raises InputError if it cannot be opened."""
-    path = Path(path)
+    path = as_source(path)
     check_source(path)
     if is_parquet(path):
         yield from _iter_parquet(path)
@@ -104,9 +105,10 @@ class _GzipUntilDamage(io.RawIOBase):
     a raw stream under our own buffer, every byte that decompressed reaches the caller.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Source) -> None:
         super().__init__()
-        self._gzip = gzip.GzipFile(path, "rb")
+        self._file = path.open("rb")
+        self._gzip = gzip.GzipFile(fileobj=self._file, mode="rb")
         self.damage: str | None = None
         self._size = 0
 
@@ -137,10 +139,11 @@ class _GzipUntilDamage(io.RawIOBase):
 
     def close(self) -> None:
         self._gzip.close()
+        self._file.close()
         super().close()
 
 
-def _iter_jsonl(path: Path) -> Iterator[RawItem]:
+def _iter_jsonl(path: Source) -> Iterator[RawItem]:
     source = str(path)
     damaged = _GzipUntilDamage(path) if is_gzip(path) else None
     buffer = 1024 * 1024
@@ -171,7 +174,7 @@ def _iter_jsonl(path: Path) -> Iterator[RawItem]:
         yield RawItem(source, number + 1, None, b"", problem=damaged.damage)
 
 
-def _iter_parquet(path: Path) -> Iterator[RawItem]:
+def _iter_parquet(path: Source) -> Iterator[RawItem]:
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - pyarrow ships with the train extra
@@ -182,7 +185,7 @@ def _iter_parquet(path: Path) -> Iterator[RawItem]:
 
     source = str(path)
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(path if isinstance(path, Path) else path.open("rb"))
     except (OSError, pa.ArrowException) as exc:  # check_source saw the leading magic
         yield RawItem(source, None, 0, b"", problem=(
             f"truncated_parquet: {exc}; the schema and row index live in the footer, so no row "

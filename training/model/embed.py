@@ -22,7 +22,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -257,6 +257,10 @@ class Teacher:
         self.window = window or TextWindow()
         self.batch_size = batch_size
         self._model = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the loaded model: a Ray worker loads its own from the package."""
+        return {**self.__dict__, "_model": None}
 
     @property
     def version(self) -> str:

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from training.ingest.objectstore import as_source
+
 DEFAULT_BUNDLE = Path("models/default")
 DEFAULT_WORK = Path(".tierwise")
 DEFAULT_OUT = DEFAULT_WORK / "evaluate"
@@ -27,13 +29,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--logs",
-        type=Path,
+        type=as_source,
         nargs="+",
         default=[],
-        help="log files (default: the generated default logs, as `tierwise train "
-        "--build-default` makes them)",
+        help="log files or store URIs, s3://bucket/prefix/ (default: the generated default "
+        "logs, as `tierwise train --build-default` makes them)",
     )
-    parser.add_argument("--corrections", type=Path, nargs="+", default=[])
+    parser.add_argument("--corrections", type=as_source, nargs="+", default=[])
     parser.add_argument(
         "--truth",
         type=Path,
@@ -62,6 +64,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (IPS)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-mlflow", action="store_true", help="write the report only")
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="score the held-out requests in this process (default) or on Ray Data (the ray "
+        "extra); the report is the same",
+    )
+    parser.add_argument("--ray-workers", type=int, default=None, help="Ray actors (CPUs)")
     parser.add_argument(
         "--config",
         type=Path,
@@ -133,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
             config=rc,
             train_config=cfg,
             track=not args.no_mlflow,
+            engine=args.engine,
+            workers=args.ray_workers,
         )
     except (ClassifierError, ValueError) as exc:
         return _fail(str(exc))

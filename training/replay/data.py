@@ -18,6 +18,7 @@ from classifier.taxonomy import INTENTS, RISKS, TIERS
 from data.generator.counterfactual import is_structured
 from training.ingest.labels import TrainingSet, TrainingSetBuilder
 from training.ingest.load import iter_valid_records
+from training.ingest.objectstore import Source
 from training.ingest.splits import Truth, load_truth
 from training.replay.costs import ReplayRequest, logged_row
 
@@ -57,8 +58,8 @@ class ReplayData:
 
 
 def load_replay_data(
-    logs: Sequence[Path],
-    corrections: Sequence[Path],
+    logs: Sequence[Source | str],
+    corrections: Sequence[Source | str],
     truth: Path | None,
     table: RoutingTable,
     quarantine_path: Path | None = None,

@@ -37,6 +37,7 @@ def track_replay(result: ReplayResult, cfg: TrainConfig) -> str:
             "eval_rows": info["eval_rows"],
             "records": info["records"],
             "routing_table": info["routing_table"],
+            "engine": info.get("engine", "local"),
             **{f"replay.{k}": str(v)[:500] for k, v in info["config"].items()},
         }
         mlflow.log_params(params)

@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 
 from classifier.contracts import Contracts, RoutingTable, load_contracts, load_routing_table
-from classifier.guards import scan
 from classifier.prediction import Prediction
 from classifier.rules import RuleRouter
 from training.config import TrainConfig, load_config
+from training.engines.stages import replay_scorer
 from training.ingest.splits import make_splits
-from training.replay.costs import Logged, logged_outcomes, simulate_outcomes
+from training.replay.costs import Logged, Outcomes, logged_outcomes
 from training.replay.data import ReplayData, load_replay_data
 from training.replay.drivers import cost_drivers
 from training.replay.knn_router import predictions_from_proba
@@ -58,17 +58,19 @@ from training.replay.policies import (
     one_hot,
     oracle_tiers,
     rules_tiers,
+    with_failure_cost,
     with_quality_bar,
 )
 from training.replay.record import track_replay
 from training.replay.routers import classify_all, encoder, fit_knn, router_latency
+from training.replay.rowscore import ScoreJob
 from training.replay.tiers import (
     CURVE_KEYS,
+    FAILURE_COSTS,
     keyword_scores,
     perfect_reader,
     tier_figures,
     tune_on,
-    tuned_sweep,
     tuning_info,
     tuning_slice,
     with_tuning,
@@ -136,8 +138,14 @@ def run_replay(
     table: RoutingTable | None = None,
     rules: RuleRouter | None = None,
     track: bool = True,
+    engine: str = "local",
+    workers: int | None = None,
 ) -> ReplayResult:
-    """Score every policy; write report.md, replay.json and the curve to `out_dir`; track it."""
+    """Score every policy; write report.md, replay.json and the curve to `out_dir`; track it.
+
+    `engine` runs the per-request scoring (training.replay.rowscore) in this process or on Ray
+    Data (`workers` actors); the report is the same.
+    """
     from classifier.runtime import Classifier
     from training.replay.report import verdict_sentence, write_outputs
 
@@ -167,9 +175,16 @@ def run_replay(
     m = len(eval_idx)
     logger.info("replaying %d held-out requests (%s)", m, "exact" if exact else "estimate")
 
-    guards = [scan(t) for t in texts]
     clf = Classifier.load(bundle_dir)
-    learned_preds = classify_all(clf, texts, rc.batch_size)
+    tuned = clf.tier_tuning is not None and contracts.decision.thresholds == "tuned"
+    variants = (contracts, *(c for _, _, c in _sweep_contracts(rc, tuned, contracts)))
+    job = ScoreJob(Path(bundle_dir), table, rules, variants, rc.replays, rc.seed, rc.batch_size)
+    scoring_started = time.perf_counter()
+    scored = replay_scorer(engine, workers)(job, texts, features,
+                                         rd.requests(eval_idx) if exact else None)  # fmt: skip
+    guards, learned_preds = scored.guards, scored.predictions
+    scoring_seconds = time.perf_counter() - scoring_started
+    decided = {c.source: j for j, c in enumerate(variants)}
     knn, embedder, knn_preds = fit_knn(
         cfg, rd, splits.train[-rc.knn_max_train :], rc.knn_k, bundle_dir, texts
     )
@@ -188,6 +203,8 @@ def run_replay(
         knn_preds = with_tuning(knn_preds, tune_on(held, knn_held, contracts, table, rules))
 
     def route(preds: Sequence[Any], c: Contracts) -> np.ndarray:
+        if preds is learned_preds and c.source in decided:  # decided with the scoring
+            return one_hot(scored.decisions[:, decided[c.source]])
         return one_hot(decide_tiers(preds, texts, features, guards, c, table, rules))
 
     pis: dict[str, np.ndarray] = {
@@ -209,7 +226,7 @@ def run_replay(
     logged = logged_traces(rd, eval_idx)
     boot = poisson_weights(m, rc.bootstrap, rc.seed)
     if exact:
-        outcomes = simulate_outcomes(rd.requests(eval_idx), table, replays=rc.replays, seed=rc.seed)
+        outcomes = Outcomes.of(scored.outcomes)  # type: ignore[arg-type]
 
         def score(pi: np.ndarray) -> dict[str, Any]:
             return score_exact(pi, outcomes)
@@ -279,6 +296,8 @@ def run_replay(
         "split": splits.sizes(),
         "holdout_domains": splits.holdout_domains,
         "seconds": round(time.perf_counter() - started, 1),
+        "engine": engine,
+        "scoring_seconds": round(scoring_seconds, 2),  # classify, decide, price (rowscore)
     }
     info["tuning"] = {name: tuning_info(p[0].tier_tuning if p else None) for name, p in
                       (("learned", learned_preds), ("knn", knn_preds),
@@ -375,16 +394,26 @@ def logged_traces(rd: ReplayData, index: np.ndarray) -> Logged:
     )
 
 
+def _sweep_contracts(
+    rc: ReplayConfig, tuned: bool, contracts: Contracts
+) -> list[tuple[str, float, Contracts]]:
+    """Tuned predictions: one failure price for all features; untuned: the quality bar."""
+    if tuned:
+        return [("failure_usd", usd, with_failure_cost(contracts, usd)) for usd in FAILURE_COSTS]
+    return [("quality_bar", bar, with_quality_bar(contracts, bar)) for bar in rc.bars]
+
+
 def _sweep(
     rc: ReplayConfig, preds: Sequence[Any], route: Callable, contracts: Contracts, score: Callable
 ) -> list[dict[str, float]]:
-    """Tuned predictions: one failure price for all features; untuned: the quality bar."""
-    if preds and preds[0].tier_tuning is not None and contracts.decision.thresholds == "tuned":
-        return tuned_sweep(preds, route, contracts, score)
+    """The cost/failure curve of `preds` over the sweep's contract variants."""
+    tuned = bool(preds) and preds[0].tier_tuning is not None
     points = []
-    for bar in rc.bars:
-        s = score(route(preds, with_quality_bar(contracts, bar)))
-        points.append({"quality_bar": bar, **{k: s[k] for k in CURVE_KEYS}})
+    for key, value, variant in _sweep_contracts(
+        rc, tuned and contracts.decision.thresholds == "tuned", contracts
+    ):
+        s = score(route(preds, variant))
+        points.append({key: value, **{k: s[k] for k in CURVE_KEYS}})
     return points
 
 
