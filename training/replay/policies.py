@@ -33,6 +33,29 @@ def fixed(n: int, tier: str) -> np.ndarray:
     return one_hot(np.full(n, TIER_RANK[tier]))
 
 
+def strongest_allowed_tiers(
+    contracts: Contracts, table: RoutingTable, features: Sequence[str]
+) -> np.ndarray:
+    """Per request, the strongest tier its feature's contract lets a policy pick as cheapest-ok:
+    allowed where it runs and within the surface's p95 budget (classifier.economics.p95_budget).
+
+    This is "always full" as the contracts permit it. `always_full` ignores the p95 budgets
+    (full's p95 is above inline_assist's), so no policy that keeps to the contracts can reach
+    its failure rate; this one is the fair target for "no higher failure rate".
+    """
+    from classifier.plan import plan_for
+
+    rank: dict[str, int] = {}
+    out = np.empty(len(features), dtype=np.intp)
+    for i, feature in enumerate(features):
+        if feature not in rank:
+            plan = plan_for(contracts, table, feature)
+            within = [r for r, ok in enumerate(plan.eligible) if ok]
+            rank[feature] = within[-1] if within else plan.down[plan.top]
+        out[i] = rank[feature]
+    return out
+
+
 def rules_tiers(rules: RuleRouter, texts: Sequence[str], features: Sequence[str]) -> np.ndarray:
     """The team's rule router (no model, no guards: what it does in production)."""
     return np.fromiter(

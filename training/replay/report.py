@@ -22,6 +22,7 @@ ORDER = (
     "always_nano",
     "always_mini",
     "always_full",
+    "strongest_allowed",
 )
 LABEL = {
     "oracle": "oracle (cheapest viable tier)",
@@ -35,6 +36,7 @@ LABEL = {
     "always_nano": "always nano",
     "always_mini": "always mini",
     "always_full": "always full",
+    "strongest_allowed": "strongest tier each contract allows",
 }
 FEATURE_POLICIES = ("rules", "learned", "knn", "oracle", "always_full")
 
@@ -358,15 +360,29 @@ def _tier_section(result: Any) -> list[str]:
         "Savings against always-full along each curve: at no higher failure rate than "
         "always-full's (the target), and at looser failure rates.",
         "",
-        "| curve | at always-full's failure | +0.5 point | +1 point | at the rules' failure |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| curve | at always-full's failure | +0.5 point | +1 point | at the rules' failure "
+        "| vs the strongest allowed tier, at its failure |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, sv in t["savings"].items():
         out.append(
             f"| {name} | {_f(sv['at_full_failure'], '.1%')} | "
             f"{_f(sv['at_full_plus_0.5pt'], '.1%')} | {_f(sv['at_full_plus_1pt'], '.1%')}"
-            f" | {_f(sv['at_rules_failure'], '.1%')} |"
+            f" | {_f(sv['at_rules_failure'], '.1%')}"
+            f" | {_f(sv.get('vs_strongest_allowed'), '.1%')} |"
         )
+    strongest = t.get("strongest_allowed")
+    if strongest:
+        out += [
+            "",
+            "Always-full ignores the contracts' p95 budgets (a surface whose budget is below "
+            "full's p95 may not pick full as its cheapest-ok tier); the strongest tier each "
+            "contract allows costs "
+            f"{strongest['cost_per_1k_usd']:.4f} USD per 1k at {strongest['failure_rate']:.2%} "
+            "failures, the lowest failure rate a policy that keeps to the contracts reaches by "
+            "sending every request as high as it may. The last column is the saving against it "
+            "at no higher failure rate.",
+        ]
     below = t.get("below")
     if below:
         out += [

@@ -58,6 +58,7 @@ from training.replay.policies import (
     one_hot,
     oracle_tiers,
     rules_tiers,
+    strongest_allowed_tiers,
     with_failure_cost,
     with_quality_bar,
 )
@@ -89,6 +90,7 @@ MAIN = (
     "always_nano",
     "always_mini",
     "always_full",
+    "strongest_allowed",
 )
 
 
@@ -214,6 +216,7 @@ def run_replay(
         "always_nano": fixed(m, "nano"),
         "always_mini": fixed(m, "mini"),
         "always_full": fixed(m, "full"),
+        "strongest_allowed": one_hot(strongest_allowed_tiers(contracts, table, features)),
     }
     perfect_preds = None
     if exact:

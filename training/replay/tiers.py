@@ -210,9 +210,18 @@ def tier_figures(
         }
         for name, curve in curves.items()
     }
+    strongest = scores.get("strongest_allowed")
+    if strongest is not None:
+        out["strongest_allowed"] = {k: strongest[k] for k in ("cost_per_1k_usd", "failure_rate")}
+        for name, curve in curves.items():
+            out["savings"][name]["vs_strongest_allowed"] = _best_at(
+                curve, strongest["failure_rate"], strongest["cost_per_1k_usd"]
+            )
     if "learned" in curves:
         baselines: dict[str, Sequence[dict[str, Any]]] = {
-            name: [scores[name]] for name in ("always_nano", "always_mini", "always_full", "rules")
+            name: [scores[name]]
+            for name in ("always_nano", "always_mini", "always_full", "strongest_allowed", "rules")
+            if name in scores
         }
         baselines |= {
             name: curves[name] for name in ("knn", "prompt_length", "keyword") if name in curves

@@ -71,11 +71,15 @@ def test_evaluate_end_to_end(
         "always_nano",
         "always_mini",
         "always_full",
+        "strongest_allowed",
         "oracle",
         "perfect_reader",
     }
     assert set(payload["scores"]) == expected
     scores = payload["scores"]
+    # The strongest tier each contract allows: full except where a p95 budget excludes it.
+    strongest, full = scores["strongest_allowed"], scores["always_full"]
+    assert strongest["cost_per_1k_usd"] <= full["cost_per_1k_usd"] + 1e-9
     assert payload["info"]["eval_rows"] == 120  # newest 20% of 600
     # The oracle starts every request at its cheapest viable tier: nothing is cheaper at its
     # failure rate, and always-full never beats it on failures.
@@ -258,6 +262,7 @@ def test_evaluate_a_tuned_bundle_sweeps_failure_prices(tiny_model, tmp_path: Pat
         "always_nano",
         "always_mini",
         "always_full",
+        "strongest_allowed",
         "rules",
         "knn",
         "prompt_length",

@@ -223,3 +223,16 @@ def test_prompt_length_sweep_is_a_cost_failure_frontier() -> None:
     assert curve[0]["share_nano"] == 1.0  # the cheapest end is all-nano
     assert curve[-1]["failure_rate"] == 0.0  # and the safest reaches always-full's quality
     assert all(p["lo_chars"] <= p["hi_chars"] for p in curve)
+
+
+def test_strongest_allowed_keeps_to_each_contracts_p95_budget() -> None:
+    """Full's p95 (6.5 s) is above inline_assist's p95 budget (3 s): the fair "always full"
+    sends that surface to mini and every other feature to full."""
+    from training.replay.policies import strongest_allowed_tiers
+
+    contracts = load_contracts()
+    budget = contracts.get("inline_assist").p95_budget_ms
+    assert budget is not None and TABLE.tiers["full"].p95_ms > budget >= TABLE.tiers["mini"].p95_ms
+    features = ["inline_assist", "support_chat", "no_such_feature", "inline_assist"]
+    tiers = strongest_allowed_tiers(contracts, TABLE, features)
+    assert tiers.tolist() == [1, 2, 2, 1]
