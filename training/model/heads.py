@@ -282,9 +282,7 @@ class TierwiseHeads(BaseEstimator):
             tier = TIERS[t] if self.n_tiers == len(TIERS) else str(t)
             observed = tier_ok[:, t] >= 0
             weights = ipw_weights(observed, t, propensity, first_tier, self.propensity_clip)
-            fit = fit_head(
-                f"tier_ok[{tier}]", X_tier[observed], tier_ok[observed, t], 2, weights
-            )
+            fit = fit_head(f"tier_ok[{tier}]", X_tier[observed], tier_ok[observed, t], 2, weights)
             self.tiers_.append(fit)
             self.tier_rows_.append(int(observed.sum()))
         return self

@@ -39,7 +39,6 @@ from training.model.heads import HeadFit, TierwiseHeads
 from training.model.text_features import N_FEATURES as N_TEXT_FEATURES
 from training.model.text_features import TextFeatures
 
-
 MAIN_OPSET = 17
 ML_OPSET = 3  # onnx.compose and skl2onnx's tree converters agree on ai.onnx.ml 3
 EMBEDDING = "embedding"
@@ -252,9 +251,7 @@ def _text_feature_nodes(features: TextFeatures) -> tuple[list, list]:
     return nodes, inits
 
 
-def features_metadata(
-    dim: int, pooling: Pooling, text_features: TextFeatures | None = None
-) -> str:
+def features_metadata(dim: int, pooling: Pooling, text_features: TextFeatures | None = None) -> str:
     """The feature layout as stored in the graph; the runtime compares it with the manifest."""
     layout = pooling.layout(dim)
     width = pooling.feature_dim(dim)

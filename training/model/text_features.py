@@ -28,32 +28,37 @@ import numpy as np
 
 HEADS = ("intent", "risk", "tier")  # the heads that may read the features (heads.text_features)
 
-_CODE = frozenset(
-    "def class import return lambda elif const var let function println printf print self "
-    "null none async await struct public void int str dict ` { } ; == => -> != <= >= [ ] _ #".split()
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_CODE = _set(
+    "def class import return lambda elif const var let function println printf print self null "
+    "none async await struct public void int str dict ` { } ; == => -> != <= >= [ ] _ #"
 )
-_ARITHMETIC = frozenset(
+_ARITHMETIC = _set(
     "calculate compute computed total sum average mean median percent percentage ratio "
-    "many much multiply divide divided plus minus times % + * / = x".split()
+    "many much multiply divide divided plus minus times % + * / = x"
 )
-_CONSTRAINT = frozenset(
+_CONSTRAINT = _set(
     "must exactly least most only without never always should required require requires "
     "requirement requirements mandatory strictly avoid limit maximum minimum max min not no "
-    "don exceed under within".split()
+    "don exceed under within"
 )
-_STEP = frozenset(
+_STEP = _set(
     "then first second third next finally step steps stage phase plan compare why explain "
-    "after before afterwards also additionally analyze analyse evaluate justify".split()
+    "after before afterwards also additionally analyze analyse evaluate justify"
 )
-_LIST = frozenset("- * • ·".split())
-_LONG = frozenset(
+_LIST = _set("- * • ·")
+_LONG = _set(
     "essay detailed detail comprehensive thorough thoroughly pages page paragraphs article "
-    "report depth elaborate extensive chapter chapters outline full complete".split()
+    "report depth elaborate extensive chapter chapters outline full complete"
 )
-_SHORT = frozenset("brief briefly short concise sentence line dr tldr quick quickly yes".split())
-_SPECIALIST = frozenset(
+_SHORT = _set("brief briefly short concise sentence line dr tldr quick quickly yes")
+_SPECIALIST = _set(
     "contract clause liability statute regulation compliance gdpr hipaa diagnosis dosage "
-    "symptoms clinical patient tax audit revenue ebitda amortization derivative".split()
+    "symptoms clinical patient tax audit revenue ebitda amortization derivative"
 )
 
 
