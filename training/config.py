@@ -66,6 +66,8 @@ class HeadsConfig(_Section):
     n_threads: int | None = Field(2, gt=0)
     class_balance: float = Field(0.0, ge=0.0, le=1.0)
     tier_head: Literal["ordinal", "per_tier"] = "ordinal"  # model.tier_head vs one per tier
+    # heads that also read the token counts of training.model.text_features ([] : none)
+    text_features: list[Literal["intent", "risk", "tier"]] = []
 
 
 class CalibrationConfig(_Section):

@@ -205,7 +205,8 @@ def _embed(
     """real text (the student fitted to real rows, when enabled) + embed every logged row."""
     from training.model.embed import StaticStudent
 
-    student = StaticStudent.load(student_dir)
+    # the student appends the token counts of training.model.text_features when a head reads them
+    student = StaticStudent.load(student_dir, text_features=bool(cfg.heads.text_features))
     cache = _open_cache(cfg)
     real = None
     if cfg.realtext.enabled:

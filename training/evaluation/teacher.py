@@ -102,8 +102,13 @@ def compare_teacher(
     position = dict(zip(unique.tolist(), range(len(unique)), strict=True))
     del inverse
 
+    n_text = heads_student.n_text_features  # the same token counts beside the teacher's vectors
+
     def teacher_rows(rows: np.ndarray) -> np.ndarray:
-        return T_unique[[position[int(i)] for i in rows]]
+        vectors = T_unique[[position[int(i)] for i in rows]]
+        if not n_text:
+            return vectors
+        return np.hstack([vectors, X_student[rows, -n_text:]]).astype(np.float32)
 
     train_data = data.subset(train_rows)
     heads_teacher = _fit(cfg, teacher_rows(train_rows), train_data)

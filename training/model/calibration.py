@@ -185,6 +185,8 @@ def calibrate_heads(
 
     Rows with unknown labels, or a class the head never saw, are left out of that head's fit.
     """
+    X = np.asarray(X)
+    columns = getattr(heads, "columns", lambda X, head: X)  # text features: the head's columns
     targets: list[tuple[str, Any, np.ndarray]] = [
         ("intent", heads.intent_, np.asarray(intent)),
         ("risk", heads.risk_, np.asarray(risk)),
@@ -199,18 +201,18 @@ def calibrate_heads(
         from training.model.tier_head import stacked_rows, with_tier
 
         rows, tiers, labels, _ = stacked_rows(tier_ok, None, None, 1.0)
-        X = np.asarray(X)
         targets.append(("tier_ok_ordinal", ordinal_fit, labels))
-        stacked = {"tier_ok_ordinal": with_tier(X[rows], tiers)}
+        stacked = {"tier_ok_ordinal": with_tier(columns(X, "tier")[rows], tiers)}
     else:
         stacked = {}
+    inputs_of = {"intent": columns(X, "intent"), "risk": columns(X, "risk")}
     done = []
     for name, fit, y in targets:
         if fit.model is None:
             done.append(Calibration(name, "none", 1.0, 0.0, float("nan"), float("nan")))
             continue
         keep = (y >= 0) & np.isin(y, fit.model.classes_)
-        inputs = stacked.get(name, X)
+        inputs = stacked.get(name, inputs_of.get(name, columns(X, "tier")))
         done.append(
             calibrate_estimator(
                 name, fit.model, inputs[keep], y[keep], threshold=threshold, n_bins=n_bins

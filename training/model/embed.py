@@ -29,6 +29,8 @@ import numpy as np
 from classifier.textwindow import TextWindow
 from classifier.tokenizer import TextEncoder, load_tokenizer
 from training.model.distill import distill_student, teacher_path, teacher_version
+from training.model.text_features import N_FEATURES as N_TEXT_FEATURES
+from training.model.text_features import TextFeatures
 
 logger = logging.getLogger(__name__)
 
@@ -170,12 +172,14 @@ class StaticStudent:
         meta: dict,
         directory: Path | None = None,
         pooling: Pooling = DEFAULT_POOLING,
+        text_features: TextFeatures | None = None,
     ) -> None:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.encoder = encoder
         self.meta = meta
         self.directory = directory
         self.pooling = pooling
+        self.text_features = text_features  # None: the pooled embedding alone
         self.name = f"static-{meta.get('key', 'unknown')}"
 
     @classmethod
@@ -184,8 +188,10 @@ class StaticStudent:
         student_dir: Path | None = None,
         window: TextWindow | None = None,
         pooling: Pooling = DEFAULT_POOLING,
+        text_features: bool = False,
     ) -> StaticStudent:
-        """Load a distilled student (distilling into the cache first when none is given)."""
+        """Load a distilled student (distilling into the cache first when none is given);
+        `text_features` appends the counts of training.model.text_features to every row."""
         from safetensors.numpy import load_file
 
         directory = Path(student_dir) if student_dir is not None else distill_student()
@@ -200,7 +206,25 @@ class StaticStudent:
         window = window or TextWindow()
         vectors, grid_bits = quantize_exact(vectors, window.max_tokens)
         encoder = TextEncoder(tokenizer, window, word_cache=False)
-        return cls(vectors, encoder, {**meta, "grid_bits": grid_bits}, directory, pooling)
+        meta = {**meta, "grid_bits": grid_bits}
+        student = cls(vectors, encoder, meta, directory, pooling)
+        return student.with_text_features(text_features)
+
+    def with_text_features(self, enabled: bool) -> StaticStudent:
+        """This student with (or without) the text-feature columns after the pooled ones."""
+        if enabled == (self.text_features is not None):
+            return self
+        features = None
+        if enabled:
+            features = TextFeatures.from_tokenizer(self.encoder.tokenizer)
+            if len(features.table) != len(self.vectors):
+                raise ValueError(
+                    f"the tokenizer has {len(features.table)} tokens for {len(self.vectors)} "
+                    "embedding rows; distil the student again"
+                )
+        return StaticStudent(
+            self.vectors, self.encoder, self.meta, self.directory, self.pooling, features
+        )
 
     @property
     def window(self) -> TextWindow:
@@ -212,8 +236,24 @@ class StaticStudent:
         return int(self.vectors.shape[1])
 
     @property
-    def feature_dim(self) -> int:
+    def pooled_dim(self) -> int:
+        """Width of the pooled embedding (what kNN reads); the text features follow it."""
         return self.pooling.feature_dim(self.dim)
+
+    @property
+    def n_text_features(self) -> int:
+        return 0 if self.text_features is None else N_TEXT_FEATURES
+
+    @property
+    def feature_dim(self) -> int:
+        return self.pooled_dim + self.n_text_features
+
+    def layout(self) -> list[dict[str, object]]:
+        """Column ranges of `encode`'s rows: the pooling's, then the text features' (if any)."""
+        out = self.pooling.layout(self.dim)
+        if self.text_features is not None:
+            out.append(self.text_features.layout(self.pooled_dim))
+        return out
 
     @property
     def teacher(self) -> str:
@@ -222,13 +262,14 @@ class StaticStudent:
     @property
     def version(self) -> str:
         w = self.window
-        return f"{self.name}:w{w.head_chars}-{w.tail_chars}-{w.max_tokens}{self.pooling.tag}"
+        tag = self.pooling.tag + (self.text_features.tag if self.text_features else "")
+        return f"{self.name}:w{w.head_chars}-{w.tail_chars}-{w.max_tokens}{tag}"
 
     def tokenize(self, texts: Sequence[str]) -> list[tuple[Sequence[int], bool]]:
         return self.encoder.encode_batch(texts)
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """float32 [N, feature_dim] laid out as `pooling.layout` (zeros for a text without ids)."""
+        """float32 [N, feature_dim] laid out as `layout()` (zeros for a text without ids)."""
         out = np.empty((len(texts), self.feature_dim), dtype=np.float32)
         chunk = 4096
         starts = range(0, len(texts), chunk)
@@ -238,8 +279,11 @@ class StaticStudent:
             starts = tqdm(starts, desc="embed (static)", unit_scale=chunk)
         for start in starts:
             batch = self.encoder.encode_batch(texts[start : start + chunk])
+            pooled, features = self.pooled_dim, self.text_features
             for offset, (ids, _) in enumerate(batch):
-                out[start + offset] = pool_features(self.vectors, ids, self.pooling)
+                out[start + offset, :pooled] = pool_features(self.vectors, ids, self.pooling)
+                if features is not None:
+                    out[start + offset, pooled:] = features.encode_ids(ids)
         return out
 
 

@@ -91,7 +91,7 @@ def build_manifest(
                 **student.pooling.to_dict(),
             },
             "feature_dim": student.feature_dim,
-            "features": student.pooling.layout(student.dim),
+            "features": student.layout(),
             "grid_bits": student.meta.get("grid_bits"),
             "special_tokens": False,
         },
@@ -167,7 +167,7 @@ def export_bundle(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        model = build_graph(student.vectors, heads, student.pooling)
+        model = build_graph(student.vectors, heads, student.pooling, student.text_features)
         onnx.save_model(model, str(staging / MODEL_FILE))
         (staging / TOKENIZER_FILE).write_text(student.encoder.tokenizer.to_str(), encoding="utf-8")
         files = {n: sha256_file(staging / n) for n in (MODEL_FILE, TOKENIZER_FILE)}

@@ -12,6 +12,10 @@ the ONNX graph reproduces with two `Max` nodes.
 
 `tier_head="ordinal"` replaces the three tier heads by one ordinal model over stacked
 (request, tier) rows, monotone by construction (training.model.tier_head); `tier_ordinal_` holds it.
+
+`text_features` names the heads that read the last `text_features.N_FEATURES` columns of X (the
+token counts of training.model.text_features, appended by the student); the other heads see the
+pooled embedding alone. Empty: X is the embedding and every head reads all of it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from classifier.taxonomy import INTENTS, RISKS, TIERS
+from training.model import text_features as tf
 from training.model import tier_head as ordinal
 
 logger = logging.getLogger(__name__)
@@ -111,6 +116,7 @@ class TierwiseHeads(BaseEstimator):
         n_threads: int | None = 1,
         class_balance: float = 0.0,
         tier_head: str = "per_tier",
+        text_features: tuple[str, ...] | list[str] = (),
         n_intents: int = len(INTENTS),
         n_risks: int = len(RISKS),
         n_tiers: int = len(TIERS),
@@ -125,6 +131,7 @@ class TierwiseHeads(BaseEstimator):
         self.n_threads = n_threads
         self.class_balance = class_balance
         self.tier_head = tier_head
+        self.text_features = text_features
         # head widths: the taxonomy's label counts (classifier.taxonomy), the default's unless set
         self.n_intents = n_intents
         self.n_risks = n_risks
@@ -194,6 +201,17 @@ class TierwiseHeads(BaseEstimator):
                 X, intent, risk, tier_ok, propensity, first_tier, label_weight, on_head
             )
 
+    @property
+    def n_text_features(self) -> int:
+        """Trailing columns of X that are text features (0 when no head reads them)."""
+        return tf.N_FEATURES if tf.check_heads(self.text_features) else 0
+
+    def columns(self, X: np.ndarray, head: str) -> np.ndarray:
+        """The columns `head` reads: all of X, or X without the text features."""
+        if head in self.text_features or not self.n_text_features:
+            return X
+        return X[:, : X.shape[1] - self.n_text_features]
+
     def head_names(self) -> list[str]:
         """The heads `fit` fits, in order: intent, risk, then the ordinal or per-tier heads."""
         if self.tier_head == "ordinal":
@@ -226,16 +244,23 @@ class TierwiseHeads(BaseEstimator):
             raise ValueError(
                 f"tier_ok must have shape ({len(X)}, {self.n_tiers}), got {tier_ok.shape}"
             )
+        if X.shape[1] <= self.n_text_features:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, but heads {list(self.text_features)} read "
+                f"{self.n_text_features} text-feature columns after the embedding; embed with "
+                "StaticStudent.with_text_features(True)"
+            )
         self.n_features_in_ = X.shape[1]
+        X_intent, X_risk, X_tier = (self.columns(X, h) for h in tf.HEADS)
         w = None if label_weight is None else np.asarray(label_weight, dtype=np.float64)
         known = intent >= 0
         self.intent_ = fit_head(
-            "intent", X[known], intent[known], self.n_intents,
+            "intent", X_intent[known], intent[known], self.n_intents,
             balanced_weights(intent[known], None if w is None else w[known], self.class_balance),
         )  # fmt: skip
         known = risk >= 0
         self.risk_ = fit_head(
-            "risk", X[known], risk[known], self.n_risks,
+            "risk", X_risk[known], risk[known], self.n_risks,
             balanced_weights(risk[known], None if w is None else w[known], self.class_balance),
         )  # fmt: skip
         self.tiers_ = []
@@ -246,8 +271,8 @@ class TierwiseHeads(BaseEstimator):
                 tier_ok, propensity, first_tier, self.propensity_clip
             )
             self.tier_ordinal_ = fit_head(
-                "tier_ok[ordinal]", ordinal.with_tier(X[rows], tiers), labels, 2, weights,
-                **ordinal.constraints(X.shape[1], additive=True),
+                "tier_ok[ordinal]", ordinal.with_tier(X_tier[rows], tiers), labels, 2, weights,
+                **ordinal.constraints(X_tier.shape[1], additive=True),
             )  # fmt: skip
             self.tier_rows_ = np.bincount(tiers, minlength=self.n_tiers).tolist()
             return self
@@ -257,7 +282,7 @@ class TierwiseHeads(BaseEstimator):
             tier = TIERS[t] if self.n_tiers == len(TIERS) else str(t)
             observed = tier_ok[:, t] >= 0
             weights = ipw_weights(observed, t, propensity, first_tier, self.propensity_clip)
-            fit = fit_head(f"tier_ok[{tier}]", X[observed], tier_ok[observed, t], 2, weights)
+            fit = fit_head(f"tier_ok[{tier}]", X_tier[observed], tier_ok[observed, t], 2, weights)
             self.tiers_.append(fit)
             self.tier_rows_.append(int(observed.sum()))
         return self
@@ -269,6 +294,7 @@ class TierwiseHeads(BaseEstimator):
             return self._predict_proba(X)
 
     def _tier_raw(self, X: np.ndarray) -> np.ndarray:
+        X = self.columns(X, "tier")
         if self.tier_ordinal_ is not None:
             p_ok = self.tier_ordinal_.predict_proba(ordinal.every_tier(X, self.n_tiers))[:, 1]
             return ordinal.unstack(p_ok, len(X), self.n_tiers)
@@ -277,8 +303,8 @@ class TierwiseHeads(BaseEstimator):
     def _predict_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
         raw = self._tier_raw(X)
         return {
-            "intent": self.intent_.predict_proba(X),
-            "risk": self.risk_.predict_proba(X),
+            "intent": self.intent_.predict_proba(self.columns(X, "intent")),
+            "risk": self.risk_.predict_proba(self.columns(X, "risk")),
             "tier_ok": np.maximum.accumulate(raw, axis=1),
         }
 

@@ -15,6 +15,11 @@ Layout (all float32):
   or, ordinal (training.model.tier_head): rows [embedding | t] for t = 0, 1, 2 stacked to [3B, D+1]
   -> one tree model -> P(ok) [3B, 1] -> Reshape [3, B] -> Transpose -> tier_ok_probs [B, 3]
   (monotone by the trees' constraint: no Max needed)
+  text features (training.model.text_features), when heads read them:
+  Gather(flag table [V, k], ids) * mask, ReduceSum over tokens -> counts [B, k]; ReduceSum(mask)
+  -> tokens [B, 1]; embedding_text [B, F + k + 1] = [embedding | counts | tokens]. Heads listed in
+  heads.text_features read embedding_text, the others the embedding. Counts of 0/1 are exact
+  in float32, so they equal the numpy features bit for bit.
 The heads are converted separately, prefixed with onnx.compose.add_prefix, and wired to the
 shared embedding by name, so the embedding is computed once for all heads.
 """
@@ -31,10 +36,13 @@ from onnx.compose import add_prefix
 from classifier.bundle import FEATURES_METADATA_KEY, INPUT_NAMES, OUTPUT_NAMES
 from training.model.embed import DEFAULT_POOLING, Pooling
 from training.model.heads import HeadFit, TierwiseHeads
+from training.model.text_features import N_FEATURES as N_TEXT_FEATURES
+from training.model.text_features import TextFeatures
 
 MAIN_OPSET = 17
 ML_OPSET = 3  # onnx.compose and skl2onnx's tree converters agree on ai.onnx.ml 3
 EMBEDDING = "embedding"
+WITH_TEXT = "embedding_text"
 
 
 def _convert(fit: HeadFit, dim: int, prefix: str) -> onnx.ModelProto:
@@ -84,14 +92,16 @@ def _head_nodes(
     return nodes, inits
 
 
-def _per_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, list]:
+def _per_tier_nodes(
+    heads: TierwiseHeads, dim: int, out: str, source: str = EMBEDDING
+) -> tuple[list, list]:
     """Three binary heads, then a cumulative Max so that nano <= mini <= full."""
     nodes: list[onnx.NodeProto] = []
     inits: list[onnx.TensorProto] = []
     tier_cols = []
     for t, fit in enumerate(heads.tiers_):
         pair = f"tier{t}_pair"
-        more_nodes, more_inits = _head_nodes(fit, dim, f"tier{t}_", pair)
+        more_nodes, more_inits = _head_nodes(fit, dim, f"tier{t}_", pair, source)
         nodes += more_nodes
         inits += more_inits
         # [B, 2] -> column 1 (P(ok)) as [B, 1], exactly, via a 0/1 matrix.
@@ -106,8 +116,10 @@ def _per_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, lis
     return nodes, inits
 
 
-def _ordinal_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list, list]:
-    """One tree model run on [embedding | t] for every tier t in a single batch of T*B rows."""
+def _ordinal_tier_nodes(
+    heads: TierwiseHeads, dim: int, out: str, source: str = EMBEDDING
+) -> tuple[list, list]:
+    """One tree model run on [source | t] for every tier t in a single batch of T*B rows."""
     fit = heads.tier_ordinal_
     if fit is None:
         raise ValueError("an ordinal tier graph needs heads fitted with tier_head='ordinal'")
@@ -123,7 +135,7 @@ def _ordinal_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list,
     later = range(1, n_tiers)
     inits += [numpy_helper.from_array(np.array(float(t), np.float32), f"{p}t{t}") for t in later]
     nodes = [
-        helper.make_node("Shape", [EMBEDDING], [f"{p}shape"]),
+        helper.make_node("Shape", [source], [f"{p}shape"]),
         helper.make_node("Slice", [f"{p}shape", f"{p}s", f"{p}e"], [f"{p}b"]),
         helper.make_node("Concat", [f"{p}b", f"{p}one_i"], [f"{p}colshape"], axis=0),
         helper.make_node(
@@ -135,7 +147,7 @@ def _ordinal_tier_nodes(heads: TierwiseHeads, dim: int, out: str) -> tuple[list,
     ]
     nodes += [helper.make_node("Add", [f"{p}c0", f"{p}t{t}"], [f"{p}c{t}"]) for t in later]
     for t in range(n_tiers):
-        nodes.append(helper.make_node("Concat", [EMBEDDING, f"{p}c{t}"], [f"{p}x{t}"], axis=1))
+        nodes.append(helper.make_node("Concat", [source, f"{p}c{t}"], [f"{p}x{t}"], axis=1))
     stacked = [f"{p}x{t}" for t in range(n_tiers)]
     nodes.append(helper.make_node("Concat", stacked, [f"{p}x"], axis=0))
     more_nodes, more_inits = _head_nodes(fit, dim + 1, p, f"{p}pair", source=f"{p}x")
@@ -219,31 +231,75 @@ def _embedding_nodes(vectors: np.ndarray, pooling: Pooling) -> tuple[list, list]
     return nodes, inits
 
 
-def features_metadata(dim: int, pooling: Pooling) -> str:
+def _text_feature_nodes(features: TextFeatures) -> tuple[list, list]:
+    """[embedding | flag counts | token count] as WITH_TEXT (after the embedding's nodes)."""
+    ids, mask = INPUT_NAMES
+    inits = [
+        numpy_helper.from_array(np.ascontiguousarray(features.table, np.float32), "tf_table"),
+        numpy_helper.from_array(np.array([1], np.int64), "tf_axis1"),
+        numpy_helper.from_array(np.array([2], np.int64), "tf_axis2"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["tf_table", ids], ["tf_rows"], axis=0),  # [B, L, k]
+        helper.make_node("Cast", [mask], ["tf_maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["tf_maskf", "tf_axis2"], ["tf_mask3"]),
+        helper.make_node("Mul", ["tf_rows", "tf_mask3"], ["tf_masked"]),
+        helper.make_node("ReduceSum", ["tf_masked", "tf_axis1"], ["tf_counts"], keepdims=0),
+        helper.make_node("ReduceSum", ["tf_maskf", "tf_axis1"], ["tf_tokens"], keepdims=1),
+        helper.make_node("Concat", [EMBEDDING, "tf_counts", "tf_tokens"], [WITH_TEXT], axis=1),
+    ]
+    return nodes, inits
+
+
+def features_metadata(dim: int, pooling: Pooling, text_features: TextFeatures | None = None) -> str:
     """The feature layout as stored in the graph; the runtime compares it with the manifest."""
-    return json.dumps(
-        {"feature_dim": pooling.feature_dim(dim), "layout": pooling.layout(dim)}, sort_keys=True
-    )
+    layout = pooling.layout(dim)
+    width = pooling.feature_dim(dim)
+    if text_features is not None:
+        layout.append(text_features.layout(width))
+        width += N_TEXT_FEATURES
+    return json.dumps({"feature_dim": width, "layout": layout}, sort_keys=True)
 
 
 def build_graph(
-    vectors: np.ndarray, heads: TierwiseHeads, pooling: Pooling = DEFAULT_POOLING
+    vectors: np.ndarray,
+    heads: TierwiseHeads,
+    pooling: Pooling = DEFAULT_POOLING,
+    text_features: TextFeatures | None = None,
 ) -> onnx.ModelProto:
-    """The fused model; checked with onnx.checker before it is returned."""
+    """The fused model; checked with onnx.checker before it is returned.
+
+    `text_features` (the student's) must be given exactly when some head reads them.
+    """
     row_dim = int(vectors.shape[1])
     dim = pooling.feature_dim(row_dim)
+    readers = set(heads.text_features) if getattr(heads, "text_features", ()) else set()
+    if bool(readers) != (text_features is not None):
+        raise ValueError(
+            f"heads read text features {sorted(readers)} but the student "
+            f"{'has' if text_features is not None else 'has no'} text features; embed and fit "
+            "with the same heads.text_features"
+        )
     nodes, inits = _embedding_nodes(vectors, pooling)
+    sources = {head: (EMBEDDING, dim) for head in ("intent", "risk", "tier")}
+    if text_features is not None:
+        more_nodes, more_inits = _text_feature_nodes(text_features)
+        nodes += more_nodes
+        inits += more_inits
+        sources |= {head: (WITH_TEXT, dim + heads.n_text_features) for head in readers}
     intent_out, risk_out, tier_out = OUTPUT_NAMES
-    for fit, prefix, out in (
-        (heads.intent_, "intent_", intent_out),
-        (heads.risk_, "risk_", risk_out),
+    for fit, prefix, out, head in (
+        (heads.intent_, "intent_", intent_out, "intent"),
+        (heads.risk_, "risk_", risk_out, "risk"),
     ):
-        more_nodes, more_inits = _head_nodes(fit, dim, prefix, out)
+        source, width = sources[head]
+        more_nodes, more_inits = _head_nodes(fit, width, prefix, out, source)
         nodes += more_nodes
         inits += more_inits
     ordinal = getattr(heads, "tier_ordinal_", None) is not None
     builder = _ordinal_tier_nodes if ordinal else _per_tier_nodes
-    more_nodes, more_inits = builder(heads, dim, tier_out)
+    source, width = sources["tier"]
+    more_nodes, more_inits = builder(heads, width, tier_out, source)
     nodes += more_nodes
     inits += more_inits
     ids, mask = INPUT_NAMES
@@ -274,6 +330,7 @@ def build_graph(
         producer_name="tierwise",
     )
     model.ir_version = 8
-    helper.set_model_props(model, {FEATURES_METADATA_KEY: features_metadata(row_dim, pooling)})
+    metadata = features_metadata(row_dim, pooling, text_features)
+    helper.set_model_props(model, {FEATURES_METADATA_KEY: metadata})
     onnx.checker.check_model(model)
     return model

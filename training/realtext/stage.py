@@ -75,12 +75,18 @@ def prepare(
             params={"max_epochs": cfg.finetune.epochs},
             progress=progress,
         )
-        student = StaticStudent.load(tuned, window=window, pooling=base_student.pooling)
+        student = StaticStudent.load(
+            tuned,
+            window=window,
+            pooling=base_student.pooling,
+            text_features=getattr(base_student, "text_features", None) is not None,
+        )
         tuning = {"rows": len(texts), "student": student.meta.get("key")}
     X_rows = encode(student, rows.texts)
     dev_texts = [d.item.text for d in corpus.dev]
     X_dev = encode(student, dev_texts) if dev_texts else np.zeros((0, X_rows.shape[1]), np.float32)
-    keep = drop_near_duplicates(X_rows, X_dev, cfg.near_duplicate)
+    pooled = getattr(student, "pooled_dim", X_rows.shape[1])  # cosine of the embedding alone
+    keep = drop_near_duplicates(X_rows[:, :pooled], X_dev[:, :pooled], cfg.near_duplicate)
     train_mask, calib_mask = keep & ~rows.calib, keep & rows.calib
     summary = {
         "packages": {n: p.requirement for n, p in PACKAGES.items()},
