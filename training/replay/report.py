@@ -379,8 +379,8 @@ def _tier_section(result: Any) -> list[str]:
             "full's p95 may not pick full as its cheapest-ok tier); the strongest tier each "
             "contract allows costs "
             f"{strongest['cost_per_1k_usd']:.4f} USD per 1k at {strongest['failure_rate']:.2%} "
-            "failures, the lowest failure rate a policy that keeps to the contracts reaches by "
-            "sending every request as high as it may. The last column is the saving against it "
+            "failures: what a policy that keeps to the contracts gets by sending every request "
+            "as high as its contract lets it choose. The last column is the saving against it "
             "at no higher failure rate.",
         ]
     below = t.get("below")

@@ -273,6 +273,7 @@ def test_evaluate_a_tuned_bundle_sweeps_failure_prices(tiny_model, tmp_path: Pat
         "at_full_plus_0.5pt",
         "at_full_plus_1pt",
         "at_rules_failure",
+        "vs_strongest_allowed",
     }
     report = (out / "report.md").read_text()
     assert "## The smallest viable tier" in report and "failure price (USD" in report
