@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import copy
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """A local Ray cluster on this machine's two cores, for one test module (marked `ray`)."""
+    pytest.importorskip("ray", reason="the Ray engine needs the `ray` extra")
+    import ray
+
+    from training.engines.ray_runtime import start_ray
+
+    start_ray(num_cpus=2)
+    yield
+    ray.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +16,6 @@ from training.ingest.load import load_training_set
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    pytest.importorskip("ray", reason="the Ray engine needs the `ray` extra")
-    import ray
-
-    from training.engines.ray_runtime import start_ray
-
-    start_ray(num_cpus=2)
-    yield
-    ray.shutdown()
 
 
 def _sources(tmp_path: Path, generated: Path) -> tuple[list[Path], list[Path]]:

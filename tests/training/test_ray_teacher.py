@@ -5,7 +5,6 @@ logs the same comparison figures as the in-process run. A local two-CPU Ray clus
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,18 +12,6 @@ import orjson
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    pytest.importorskip("ray", reason="the Ray engine needs the `ray` extra")
-    import ray
-
-    from training.engines.ray_runtime import start_ray
-
-    start_ray(num_cpus=2)
-    yield
-    ray.shutdown()
 
 
 def test_teacher_on_ray_equals_in_process(ray_cluster: None, generated_logs: Path) -> None:

@@ -7,7 +7,6 @@ the run's own timing) are the only fields left out of the comparison."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,6 @@ from training.replay.run import ReplayConfig, run_replay
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 MEASURED = {"router_latency_ms", "added_latency_ms"}  # timings of this run, not the data's
 RUN_ONLY = {"created", "seconds", "engine", "scoring_seconds"}
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    pytest.importorskip("ray", reason="the Ray engine needs the `ray` extra")
-    import ray
-
-    from training.engines.ray_runtime import start_ray
-
-    start_ray(num_cpus=2)
-    yield
-    ray.shutdown()
 
 
 def _figures(out: Path) -> dict[str, Any]:
