@@ -9,73 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from training.replay.drivers import drivers_section
-
-ORDER = (
-    "oracle",
-    "perfect_reader",
-    "learned",
-    "knn",
-    "rules",
-    "random_matched",
-    "prompt_length",
-    "keyword",
-    "always_nano",
-    "always_mini",
-    "always_full",
-    "strongest_allowed",
+from training.replay.formatting import (
+    FEATURE_POLICIES,
+    LABEL,
+    knob_name,
+    policies,
 )
-LABEL = {
-    "oracle": "oracle (cheapest viable tier)",
-    "perfect_reader": "perfect reader (best possible tier head)",
-    "learned": "learned (bundle + decision)",
-    "knn": "kNN router (same embeddings)",
-    "rules": "rules (today's router)",
-    "random_matched": "random at learned's cost",
-    "prompt_length": "prompt length at learned's cost",
-    "keyword": "keyword router at learned's cost",
-    "always_nano": "always nano",
-    "always_mini": "always mini",
-    "always_full": "always full",
-    "strongest_allowed": "strongest tier each contract allows",
-}
-FEATURE_POLICIES = ("rules", "learned", "knn", "oracle", "always_full")
-
-
-def _f(value: Any, fmt: str = ".4f") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return format(value, fmt)
-
-
-def _ci(s: dict[str, Any], key: str, fmt: str) -> str:
-    interval = s.get("ci", {}).get(key)
-    return "" if not interval else f" [{_f(interval[0], fmt)}, {_f(interval[1], fmt)}]"
-
-
-def _knob(point: dict[str, Any]) -> str:
-    if "quality_bar" in point:
-        return f"{point['quality_bar']:.2f}"
-    if "failure_usd" in point:
-        return f"{point['failure_usd']:.4g}"
-    if "lo_keywords" in point:
-        return f"{point['lo_keywords']:.0f} / {point['hi_keywords']:.0f}"
-    return f"{point['lo_chars']:,.0f} / {point['hi_chars']:,.0f}"
-
-
-KNOB = {
-    "quality_bar": "bar",
-    "failure_usd": "failure price (USD, every feature)",
-    "lo_keywords": "nano below / full from (keywords)",
-    "lo_chars": "nano below / full from (chars)",
-}
-
-
-def _knob_name(curve: list[dict[str, Any]]) -> str:
-    return next((v for k, v in KNOB.items() if curve and k in curve[0]), "knob")
-
-
-def _policies(result: Any) -> list[str]:
-    return [p for p in ORDER if p in result.scores]
+from training.replay.formatting import interval as _ci
+from training.replay.formatting import knob as _knob
+from training.replay.formatting import number as _f
+from training.replay.plot import plot
+from training.replay.report_tiers import tier_section
 
 
 def headline_table(result: Any) -> str:
@@ -85,7 +29,7 @@ def headline_table(result: Any) -> str:
         "added latency (ms) | routed to full first | savings vs always-full | PGR |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name in _policies(result):
+    for name in policies(result):
         s = result.scores[name]
         savings = s.get("savings_vs_full")
         saving = (
@@ -218,7 +162,7 @@ def render(result: Any, png_name: str) -> str:
             f"{_f(keyword['failure_rate'], '.2%')}).",
             "",
         ]
-    out += _tier_section(result)
+    out += tier_section(result)
     out += [
         "## Cost versus quality",
         "",
@@ -246,7 +190,7 @@ def render(result: Any, png_name: str) -> str:
         "",
     ]
     for name, curve in result.curves.items():
-        knob = _knob_name(curve)
+        knob = knob_name(curve)
         out += [
             f"**{name}**",
             "",
@@ -331,135 +275,6 @@ def _distinct(curve: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ):
             out.append(p)
     return out
-
-
-def _tier_section(result: Any) -> list[str]:
-    """AUCs beside the perfect reader's, savings against always-full, below-baseline checks."""
-    t = result.tiers
-    if not t:
-        return []
-    out = ["## The smallest viable tier", ""]
-    auc = t.get("auc")
-    if auc:
-        out += [
-            "How well P(ok | tier) separates the requests a tier answers from those it fails "
-            "(ROC AUC against the simulator's truth), and how often the smallest tier with "
-            "P(ok) >= 0.5 is the smallest viable one. The perfect reader knows each text's "
-            "noiseless difficulty (docs/generator.md): no head reading the text can do better.",
-            "",
-            "| head | AUC nano | AUC mini | AUC full | tier accuracy |",
-            "| --- | ---: | ---: | ---: | ---: |",
-        ]
-        for name, a in auc.items():
-            out.append(
-                f"| {name} | {_f(a['nano'], '.3f')} | {_f(a['mini'], '.3f')} | "
-                f"{_f(a['full'], '.3f')} | {_f(t['tier_accuracy'][name], '.1%')} |"
-            )
-        out.append("")
-    out += [
-        "Savings against always-full along each curve: at no higher failure rate than "
-        "always-full's (the target), and at looser failure rates.",
-        "",
-        "| curve | at always-full's failure | +0.5 point | +1 point | at the rules' failure "
-        "| vs the strongest allowed tier, at its failure |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for name, sv in t["savings"].items():
-        out.append(
-            f"| {name} | {_f(sv['at_full_failure'], '.1%')} | "
-            f"{_f(sv['at_full_plus_0.5pt'], '.1%')} | {_f(sv['at_full_plus_1pt'], '.1%')}"
-            f" | {_f(sv['at_rules_failure'], '.1%')}"
-            f" | {_f(sv.get('vs_strongest_allowed'), '.1%')} |"
-        )
-    strongest = t.get("strongest_allowed")
-    if strongest:
-        out += [
-            "",
-            "Always-full ignores the contracts' p95 budgets (a surface whose budget is below "
-            "full's p95 may not pick full as its cheapest-ok tier); the strongest tier each "
-            "contract allows costs "
-            f"{strongest['cost_per_1k_usd']:.4f} USD per 1k at {strongest['failure_rate']:.2%} "
-            "failures: what a policy that keeps to the contracts gets by sending every request "
-            "as high as its contract lets it choose. The last column is the saving against it "
-            "at no higher failure rate.",
-        ]
-    below = t.get("below")
-    if below:
-        out += [
-            "",
-            "Is the learned curve below each baseline? At every baseline point whose "
-            "failure rate the learned curve spans, the learned cost there minus the "
-            "baseline's (USD per 1k; > 0 means the learned curve is above it).",
-            "",
-            "| baseline | points | compared | worst gap | at failure | below everywhere |",
-            "| --- | ---: | ---: | ---: | ---: | --- |",
-        ]
-        for row in below:
-            verdict = "yes" if row["below"] else ("no" if row["compared"] else "not comparable")
-            out.append(
-                f"| {row['baseline']} | {row['points']} | {row['compared']} | "
-                f"{_f(row['worst_gap_per_1k'], '+.4f')} | "
-                f"{_f(row['worst_at_failure'], '.2%')} | {verdict} |"
-            )
-    return [*out, ""]
-
-
-def plot(result: Any, path: Path) -> Path:
-    """Left: cost per 1k vs failure rate (curves + policy points). Right: PGR vs full share."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
-    for name, curve in result.curves.items():
-        kind = _knob_name(curve).split(" (")[0]
-        left.plot(
-            [p["failure_rate"] * 100 for p in curve],
-            [p["cost_per_1k_usd"] for p in curve],
-            marker=".",
-            label=f"{name} ({kind} sweep)",
-        )
-        right.plot(
-            [p["share_full"] * 100 for p in curve],
-            [p["pgr"] for p in curve],
-            marker=".",
-            label=name,
-        )
-    for name in _policies(result):
-        s = result.scores[name]
-        left.scatter([s["failure_rate"] * 100], [s["cost_per_1k_usd"]], zorder=3)
-        left.annotate(
-            name,
-            (s["failure_rate"] * 100, s["cost_per_1k_usd"]),
-            fontsize=8,
-            xytext=(4, 4),
-            textcoords="offset points",
-        )
-        if s.get("pgr") is not None and math.isfinite(s["pgr"]):
-            right.scatter([s["share_full"] * 100], [s["pgr"]], zorder=3)
-            right.annotate(
-                name,
-                (s["share_full"] * 100, s["pgr"]),
-                fontsize=8,
-                xytext=(4, 4),
-                textcoords="offset points",
-            )
-    left.set_xlabel("failure rate (%)")
-    left.set_ylabel("cost per 1k requests (USD)")
-    left.set_title(f"cost vs quality ({result.mode})")
-    right.set_xlabel("requests routed to full first (%)")
-    right.set_ylabel("performance gap recovered")
-    right.axhline(0.5, ls=":", c="grey")
-    right.axhline(0.8, ls=":", c="grey")
-    right.set_title("PGR vs share of full-tier calls")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def write_outputs(result: Any, out_dir: Path) -> dict[str, Path]:
