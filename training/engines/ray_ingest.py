@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from classifier.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 from training.engines.ray_reconcile import EVENT, NUMERIC, Compact, reconcile
 from training.engines.ray_runtime import require_ray, start_ray
-from training.engines.ray_scan import QUARANTINE, SUMMARY
+from training.engines.ray_scan import QUARANTINE, SCHEMA, SUMMARY
 from training.engines.shards import SHARD_BYTES, Shard, plan_shards
 from training.ingest.labels import OK, UNKNOWN, TrainingSet
 from training.ingest.load import IngestReport, _Ingestion
@@ -126,6 +126,11 @@ def _compact(ray: Any, refs: list[Any], report: IngestReport) -> tuple[Compact, 
     offset = 0
     for number, ref in enumerate(refs):
         table = ray.get(ref)
+        if table.schema != SCHEMA:
+            raise RuntimeError(
+                f"Ray block {number} of {len(refs)} has the columns {table.schema}, not "
+                f"training.engines.ray_scan.SCHEMA; this is a bug, report it"
+            )
         for name in NUMERIC:
             column = table.column(name)
             fill: Any = -1 if name in ("line", "row") else 0
