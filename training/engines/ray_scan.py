@@ -25,19 +25,34 @@ from training.ingest.load import _before_detail, _best_effort_id, _merge_correct
 # the records they belong to: shipping bytes to each task is far cheaper than pydantic objects.
 CorrectionIndex = dict[str, list[bytes]]
 
+VALID, QUARANTINE, SUMMARY = 0, 1, 2  # `kind`: one SUMMARY row per shard carries its counts
+
 SCHEMA = pa.schema(
     [
-        ("kind", pa.string()),  # "valid", "quarantine" or "shard" (one summary row per shard)
+        ("kind", pa.int8()),
         ("source_index", pa.int32()),
         ("pos", pa.int64()),  # line (JSONL) or row (Parquet): read order within the source
         ("line", pa.int64()),
         ("row", pa.int64()),
         ("request_id", pa.string()),
+        # quarantined rows only
         ("reason", pa.string()),
         ("detail", pa.string()),
         ("raw", pa.binary()),
         ("overlong", pa.bool_()),
+        # valid rows: what the driver's rules read (small, fetched for every row) ...
         ("ts", pa.float64()),
+        ("contradiction", pa.bool_()),
+        ("risk_raised", pa.bool_()),
+        ("in_window", pa.int32()),
+        ("outside_window", pa.int32()),
+        ("n_inline", pa.int32()),
+        ("n_index", pa.int32()),  # indexed corrections of this request_id
+        ("n_before", pa.int32()),  # of which stamped before the record
+        ("early", pa.string()),  # null, or JSON [raw, detail] per inline correction before ts
+        ("before", pa.string()),  # null, or JSON [position, detail] of indexed ones stamped early
+        ("digest", pa.binary()),
+        # ... and the TrainingSet's columns, fetched for the winners only
         ("feature", pa.string()),
         ("text", pa.string()),
         ("intent", pa.int8()),
@@ -46,28 +61,23 @@ SCHEMA = pa.schema(
         ("propensity", pa.float64()),
         ("first_tier", pa.int8()),
         ("input_tokens", pa.int32()),
-        ("contradiction", pa.bool_()),
-        ("risk_raised", pa.bool_()),
-        ("in_window", pa.int32()),
-        ("outside_window", pa.int32()),
-        ("n_inline", pa.int32()),
-        ("early", pa.string()),  # JSON list of [raw, detail] per inline correction before ts
-        ("before", pa.string()),  # JSON [position, detail] of indexed corrections stamped early
-        ("digest", pa.binary()),
+        # SUMMARY rows only
         ("lines_read", pa.int64()),
         ("blank_lines", pa.int64()),
     ]
 )
+_FIELDS = SCHEMA.names
 
 
 def scan_shard(
     shard: Shard, index: CorrectionIndex, taxonomy: Taxonomy = DEFAULT_TAXONOMY
 ) -> pa.Table:
     """One row per non-blank line (valid or quarantined) plus the shard's counts; labels and
-    tiers are checked against, and coded by, `taxonomy` (as training.ingest does)."""
+    tiers are checked against, and coded by, `taxonomy` (as training.ingest does). Built one
+    column at a time (a list per field), not from row dicts: the per-record cost that counts."""
     context = {"taxonomy": taxonomy}
     codes = DEFAULT_CODES if taxonomy == DEFAULT_TAXONOMY else LabelCodes.of(taxonomy)
-    rows: list[dict[str, Any]] = []
+    columns: dict[str, list[Any]] = {name: [] for name in _FIELDS}
     lines_read = blank = 0
     for item in iter_shard(shard):
         if item.blank:
@@ -87,21 +97,26 @@ def scan_shard(
                 else item.problem
             )
             code = item.problem.split(":")[0]
-            rows.append({"kind": "quarantine", **where, "reason": code, "detail": detail,
-                         "raw": item.data, "overlong": item.overlong})  # fmt: skip
+            _append(columns, {"kind": QUARANTINE, **where, "reason": code, "detail": detail,
+                              "raw": item.data, "overlong": item.overlong})  # fmt: skip
             continue
         try:
             record = LogRecord.model_validate_json(item.data, strict=True, context=context)
         except ValidationError as error:
             code, detail = _reason(item.data, error)
-            rows.append({"kind": "quarantine", **where, "reason": code, "detail": detail,
-                         "raw": item.data, "overlong": False,
-                         "request_id": _best_effort_id(item.data)})  # fmt: skip
+            _append(columns, {"kind": QUARANTINE, **where, "reason": code, "detail": detail,
+                              "raw": item.data, "overlong": False,
+                              "request_id": _best_effort_id(item.data)})  # fmt: skip
             continue
-        rows.append({"kind": "valid", **where, **_valid_row(record, item.data, index, codes)})
-    rows.append({"kind": "shard", "source_index": shard.source_index, "pos": shard.start,
-                 "lines_read": lines_read, "blank_lines": blank})  # fmt: skip
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
+        _append(columns, {"kind": VALID, **where, **_valid_row(record, item.data, index, codes)})
+    _append(columns, {"kind": SUMMARY, "source_index": shard.source_index, "pos": shard.start,
+                      "lines_read": lines_read, "blank_lines": blank})  # fmt: skip
+    return pa.table([pa.array(columns[f.name], type=f.type) for f in SCHEMA], schema=SCHEMA)
+
+
+def _append(columns: dict[str, list[Any]], values: dict[str, Any]) -> None:
+    for name, column in columns.items():
+        column.append(values.get(name))
 
 
 def _valid_row(
@@ -142,12 +157,16 @@ def _valid_row(
         "in_window": labels.corrections_in_window,
         "outside_window": labels.corrections_outside_window,
         "n_inline": n_inline,
+        "n_index": len(index.get(record.request_id, ())),
+        "n_before": len(before),
         "early": orjson.dumps(
             [
                 [orjson.dumps(e.model_dump(mode="json")).decode(), _before_detail(e.ts, record.ts)]
                 for e in early
             ]
-        ).decode(),
-        "before": orjson.dumps(before).decode(),
+        ).decode()
+        if early
+        else None,
+        "before": orjson.dumps(before).decode() if before else None,
         "digest": digest.digest(),
     }
