@@ -15,6 +15,7 @@ import numpy as np
 from classifier.abstain import NO_MARGINS, Margins
 from classifier.contracts import Contracts, ContractsFile, FeatureContract, RoutingTable
 from classifier.guards import GuardResult
+from classifier.plan import plan_for
 from classifier.policies import LearnedPolicy
 from classifier.prediction import Prediction
 from classifier.rules import RuleRouter
@@ -43,8 +44,6 @@ def strongest_allowed_tiers(
     (full's p95 is above inline_assist's), so no policy that keeps to the contracts can reach
     its failure rate; this one is the fair target for "no higher failure rate".
     """
-    from classifier.plan import plan_for
-
     rank: dict[str, int] = {}
     out = np.empty(len(features), dtype=np.intp)
     for i, feature in enumerate(features):
