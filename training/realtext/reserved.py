@@ -59,6 +59,15 @@ MMLU_MATH = (
 MMLU_PER_SUBJECT = 6  # knowledge subjects: 6 questions each (53 subjects, 318 rows)
 MMLU_MATH_PER_SUBJECT = 10  # math subjects: 10 each, labelled by hand
 
+#: Packages looked at that ship no reserved texts (their loaders fetch from a hub at run time).
+CHECKED_WITHOUT_TEXTS: dict[str, str] = {
+    "GSM8K": "`aviary-gsm8k` 0.37.0 (loads the set from a hub)",
+    "XSTest": "`walledeval` 0.1.0, 0.2.0, 0.2.1 (a judge prompt only; sets load from a hub)",
+    "MT-Bench in FastChat itself": "`fschat` 0.2.36 (no `llm_judge/data` in the wheel)",
+    "GSM8K, MMLU, HumanEval, XSTest in inspect-evals": "`inspect-evals` 0.28.0 (task code and "
+    "READMEs; the sets load from a hub)",
+}
+
 #: The source-level rules, as written in the report (DESIGN §3 and the labelling guide).
 RULES: dict[str, str] = {
     "humaneval": "`generate_code` / `low`: a bare function signature with a docstring is a "

@@ -150,6 +150,8 @@ def render(fig: dict[str, Any], assets: str) -> str:
     ]
     for name, p in fig["packages"].items():
         lines.append(f"| `{name}` | {p['version']} | {p['licence']} | `{p['path']}` |")
+    missing = "; ".join(f"{k}: {v}" for k, v in reserved.CHECKED_WITHOUT_TEXTS.items())
+    lines += ["", f"Not found in a registry package here, so not measured: {missing}."]
     lines += ["", "## Labels (DESIGN §3, rule per source)", ""]
     for source in SOURCES:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(fig["labels"][source].items()))
