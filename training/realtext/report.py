@@ -62,6 +62,7 @@ def _score(name: str, intent_p: np.ndarray, risk_p: np.ndarray, y_i, y_r, **extr
     probs = {"intent": intent_p, "risk": risk_p, "tier_ok": np.zeros((n, len(TIERS)))}
     ev = evaluate_probs(name, probs, y_i, y_r, np.full((n, len(TIERS)), -1))
     ev.heads.pop("tier", None)
+    extra = {"probs": (intent_p, risk_p), **extra}  # per-subset figures (reserved_report)
     return Scored(name, ev, intent_p.argmax(axis=1), risk_p.argmax(axis=1), extra)
 
 
