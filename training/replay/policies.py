@@ -164,15 +164,21 @@ def mixture(n: int, q: np.ndarray) -> np.ndarray:
 # -- prompt-length router ------------------------------------------------------------------------
 # The simplest router that reads the request at all: longer prompts go to bigger tiers. Its two
 # thresholds are picked on the very rows it is scored on (the cheapest way to flatter it), so a
-# learned policy that beats it beats every length router, not one badly tuned one.
+# learned policy that beats it beats every length router, not one badly tuned one. With `cap`
+# (the replay passes `strongest_allowed_tiers`) it keeps to the contracts' p95 budgets as the
+# learned decision does: a request never goes above the strongest tier its feature allows.
 
 LENGTH_QUANTILES = 20  # threshold candidates at every 5 % of the prompt-length distribution
 
 
-def length_tiers(lengths: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Tier per request: nano below `lo` characters, full from `hi` on, mini in between."""
+def length_tiers(
+    lengths: np.ndarray, lo: float, hi: float, cap: np.ndarray | None = None
+) -> np.ndarray:
+    """Tier per request: nano below `lo` characters, full from `hi` on, mini in between; never
+    above `cap` (a rank per request) when given."""
     lengths = np.asarray(lengths)
-    return ((lengths >= lo).astype(np.int8) + (lengths >= hi).astype(np.int8)).astype(np.int8)
+    tiers = ((lengths >= lo).astype(np.int8) + (lengths >= hi).astype(np.int8)).astype(np.int8)
+    return tiers if cap is None else np.minimum(tiers, cap).astype(np.int8)
 
 
 def length_cuts(lengths: np.ndarray, quantiles: int = LENGTH_QUANTILES) -> np.ndarray:
@@ -186,14 +192,19 @@ def length_cuts(lengths: np.ndarray, quantiles: int = LENGTH_QUANTILES) -> np.nd
 Score = Callable[[np.ndarray], dict[str, Any]]
 
 
-def length_point(lengths: np.ndarray, lo: float, hi: float, score: Score) -> dict[str, Any]:
+def length_point(
+    lengths: np.ndarray, lo: float, hi: float, score: Score, cap: np.ndarray | None = None
+) -> dict[str, Any]:
     """Score of the length router at (lo, hi), with its thresholds."""
-    s = score(one_hot(length_tiers(lengths, lo, hi)))
+    s = score(one_hot(length_tiers(lengths, lo, hi, cap)))
     return {"lo_chars": float(lo), "hi_chars": float(hi), **s}
 
 
 def length_sweep(
-    lengths: np.ndarray, score: Score, quantiles: int = LENGTH_QUANTILES
+    lengths: np.ndarray,
+    score: Score,
+    quantiles: int = LENGTH_QUANTILES,
+    cap: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Every (lo <= hi) pair of quantile cuts, reduced to its cost/failure frontier.
 
@@ -201,7 +212,9 @@ def length_sweep(
     (failure then falls along the curve), like a threshold sweep of a learned router.
     """
     cuts = length_cuts(lengths, quantiles)
-    points = [length_point(lengths, lo, hi, score) for i, lo in enumerate(cuts) for hi in cuts[i:]]
+    points = [
+        length_point(lengths, lo, hi, score, cap) for i, lo in enumerate(cuts) for hi in cuts[i:]
+    ]
     return frontier(points)
 
 
@@ -220,6 +233,7 @@ def match_length_cost(
     target_cost_per_1k: float,
     quantiles: int = LENGTH_QUANTILES,
     rel_tol: float = 0.005,
+    cap: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The length router whose cost per 1k matches the target, lowest failure rate first.
 
@@ -235,13 +249,13 @@ def match_length_cost(
     for lo in length_cuts(lengths, quantiles):
         grid = his[his >= lo]
         a, b = 0, len(grid) - 1  # cost(grid[a]) is the highest, cost(grid[b]) the lowest
-        pa, pb = (length_point(lengths, lo, grid[k], score) for k in (a, b))
+        pa, pb = (length_point(lengths, lo, grid[k], score, cap) for k in (a, b))
         if not pb["cost_per_1k_usd"] < target_cost_per_1k < pa["cost_per_1k_usd"]:
             candidates.append(pb if pb["cost_per_1k_usd"] >= target_cost_per_1k else pa)
             continue
         while b - a > 1:
             mid = (a + b) // 2
-            pm = length_point(lengths, lo, grid[mid], score)
+            pm = length_point(lengths, lo, grid[mid], score, cap)
             if pm["cost_per_1k_usd"] > target_cost_per_1k:
                 a, pa = mid, pm
             else:

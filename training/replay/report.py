@@ -144,8 +144,10 @@ def render(result: Any, png_name: str) -> str:
         learned = result.scores["learned"]
         out += [
             f"The prompt-length router sends requests under {length['length_lo_chars']:,.0f} "
-            f"characters to nano and from {length['length_hi_chars']:,.0f} on to full: the "
-            "thresholds, picked on these very rows, that fail least at the learned policy's "
+            f"characters to nano and from {length['length_hi_chars']:,.0f} on to full, never "
+            "above the strongest tier the request's contract allows (its p95 budget, as for the "
+            "learned policy): the thresholds, picked on these very rows, that fail least at the "
+            "learned policy's "
             f"cost ({_f(length['cost_per_1k_usd'])} against {_f(learned['cost_per_1k_usd'])}"
             f" USD per 1k; failures {_f(length['failure_rate'], '.2%')} against "
             f"{_f(learned['failure_rate'], '.2%')}).",
@@ -157,7 +159,8 @@ def render(result: Any, png_name: str) -> str:
             f"The keyword router counts distinct difficulty keywords (reasoning, arithmetic, "
             "constraints, size and format, specialist terms, code): under "
             f"{keyword['keyword_lo']:.0f} to nano, from {keyword['keyword_hi']:.0f} on to "
-            "full, thresholds picked on these very rows as for prompt length "
+            "full (within the same budgets), thresholds picked on these very rows as for prompt "
+            "length "
             f"({_f(keyword['cost_per_1k_usd'])} USD per 1k, failures "
             f"{_f(keyword['failure_rate'], '.2%')}).",
             "",

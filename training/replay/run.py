@@ -244,7 +244,8 @@ def run_replay(
             return score_ips(pi, logged)
 
     scores = {name: score(pi) for name, pi in pis.items()}
-    lengths, keywords = _cost_matched_baselines(pis, scores, texts, score, search_score)
+    cap = pis["strongest_allowed"].argmax(axis=1)  # length and keywords keep the p95 budgets too
+    lengths, keywords = _cost_matched_baselines(pis, scores, texts, score, search_score, cap)
 
     router_ms = router_latency(
         rc.latency_sample, clf, contracts, table, rules, knn, embedder, texts, features
@@ -254,10 +255,10 @@ def run_replay(
     curves = {"learned": _sweep(rc, learned_preds, route, contracts, score),
               "knn": _sweep(rc, knn_preds, route, contracts, score),
               "prompt_length": [{k: p[k] for k in ("lo_chars", "hi_chars", *CURVE_KEYS)}
-                                for p in length_sweep(lengths, search_score)],
+                                for p in length_sweep(lengths, search_score, cap=cap)],
               "keyword": [{"lo_keywords": p["lo_chars"], "hi_keywords": p["hi_chars"],
                            **{k: p[k] for k in CURVE_KEYS}}
-                          for p in length_sweep(keywords, search_score)]}  # fmt: skip
+                          for p in length_sweep(keywords, search_score, cap=cap)]}  # fmt: skip
     if perfect_preds is not None:
         curves["perfect_reader"] = _sweep(rc, perfect_preds, route, contracts, score)
     gaps = _gaps(curves, scores)
@@ -322,9 +323,13 @@ def _cost_matched_baselines(
     texts: list[str],
     score: Callable[[np.ndarray], dict[str, Any]],
     search_score: Callable[[np.ndarray], dict[str, Any]],
+    cap: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add the baselines matched to the learned policy's cost (random mixture, prompt length,
-    keywords) to `pis` and `scores`; returns the lengths and keyword counts they read."""
+    keywords) to `pis` and `scores`; returns the lengths and keyword counts they read.
+
+    Length and keywords never go above `cap`, each request's strongest tier within its
+    contract's p95 budget, as the learned decision does."""
     m = len(texts)
     q = matched_mixture(
         scores["learned"]["cost_usd"],
@@ -334,15 +339,18 @@ def _cost_matched_baselines(
     scores["random_matched"] = score(pis["random_matched"])
     scores["random_matched"]["mixture"] = [float(x) for x in q]
     lengths = np.fromiter((len(t) for t in texts), dtype=np.float64, count=m)
-    matched = match_length_cost(lengths, search_score, scores["learned"]["cost_per_1k_usd"])
-    pis["prompt_length"] = one_hot(length_tiers(lengths, matched["lo_chars"], matched["hi_chars"]))
+    target = scores["learned"]["cost_per_1k_usd"]
+    matched = match_length_cost(lengths, search_score, target, cap=cap)
+    pis["prompt_length"] = one_hot(
+        length_tiers(lengths, matched["lo_chars"], matched["hi_chars"], cap)
+    )
     scores["prompt_length"] = score(pis["prompt_length"])
     scores["prompt_length"].update(
         length_lo_chars=matched["lo_chars"], length_hi_chars=matched["hi_chars"]
     )
     keywords = keyword_scores(texts)
-    matched = match_length_cost(keywords, search_score, scores["learned"]["cost_per_1k_usd"])
-    pis["keyword"] = one_hot(length_tiers(keywords, matched["lo_chars"], matched["hi_chars"]))
+    matched = match_length_cost(keywords, search_score, target, cap=cap)
+    pis["keyword"] = one_hot(length_tiers(keywords, matched["lo_chars"], matched["hi_chars"], cap))
     scores["keyword"] = score(pis["keyword"])
     scores["keyword"].update(keyword_lo=matched["lo_chars"], keyword_hi=matched["hi_chars"])
     return lengths, keywords

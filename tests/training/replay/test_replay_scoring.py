@@ -225,6 +225,25 @@ def test_prompt_length_sweep_is_a_cost_failure_frontier() -> None:
     assert all(p["lo_chars"] <= p["hi_chars"] for p in curve)
 
 
+def test_prompt_length_router_keeps_to_a_cap_per_request() -> None:
+    """With a cap (the strongest tier each request's contract allows), no threshold pair sends a
+    request above it, and the capped curve cannot reach the uncapped one's lowest failure."""
+    lengths, o = _by_length()
+    cap = np.where(np.arange(len(lengths)) % 4 == 0, 1, 2)  # a quarter may go no higher than mini
+    assert length_tiers(np.array([5, 50, 5000]), 0, 0, np.array([0, 1, 2])).tolist() == [0, 1, 2]
+
+    def score(pi: np.ndarray) -> dict:
+        return score_exact(pi, o)
+
+    capped = length_sweep(lengths, score, cap=cap)
+    assert all(p["share_full"] <= 0.75 + 1e-12 for p in capped)
+    assert capped[-1]["failure_rate"] > length_sweep(lengths, score)[-1]["failure_rate"]
+    matched = match_length_cost(lengths, score, 3000.0, cap=cap)
+    tiers = length_tiers(lengths, matched["lo_chars"], matched["hi_chars"], cap)
+    assert (tiers <= cap).all() and (tiers[cap == 1] <= 1).all()
+    assert score(one_hot(tiers))["failure_rate"] == pytest.approx(matched["failure_rate"])
+
+
 def test_strongest_allowed_keeps_to_each_contracts_p95_budget() -> None:
     """Full's p95 (6.5 s) is above inline_assist's p95 budget (3 s): the fair "always full"
     sends that surface to mini and every other feature to full."""
