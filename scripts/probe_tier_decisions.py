@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ def _replay_rows(bundle: Path, max_rows: int) -> dict[str, Any]:
     from training.replay.cli import DEFAULT_WORK
     from training.replay.costs import simulate_outcomes
     from training.replay.data import load_replay_data
+    from training.replay.run import held_out_rows
     from training.replay.tiers import tuning_slice
 
     table, contracts = load_routing_table(), load_contracts()
@@ -58,13 +58,8 @@ def _replay_rows(bundle: Path, max_rows: int) -> dict[str, Any]:
     rd = load_replay_data([logs], [corrections], truth, table)
     if rd.truth is None:
         raise SystemExit("the probe needs the simulator's truth; rebuild the default logs")
-    n = len(rd.data)
     splits = make_splits(rd.data.ts, cfg.data, rd.truth)
-    eval_idx = np.arange(n - max(1, math.ceil(cfg.data.eval_fraction * n)), n)
-    eval_idx = eval_idx[rd.truth.intent[eval_idx] >= 0]
-    if len(eval_idx) > max_rows:  # the same rows as `tierwise evaluate` (seed 0)
-        pick = np.random.default_rng(0).choice(len(eval_idx), max_rows, replace=False)
-        eval_idx = eval_idx[np.sort(pick)]
+    eval_idx = held_out_rows(rd, cfg, max_rows)  # the rows `tierwise evaluate` scores
     held = tuning_slice(rd, splits.calib, table, replays=4, seed=0, max_rows=max_rows,
                         logged=lambda rows: None)  # fmt: skip
     if held is None:

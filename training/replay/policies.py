@@ -157,8 +157,17 @@ def matched_mixture(target_cost: float, tier_costs: Sequence[float]) -> np.ndarr
     return corners[int(np.argmin(c))] if target_cost < min(c) else corners[int(np.argmax(c))]
 
 
-def mixture(n: int, q: np.ndarray) -> np.ndarray:
-    return np.tile(np.asarray(q, dtype=np.float64), (n, 1))
+def mixture(n: int, q: np.ndarray, cap: np.ndarray | None = None) -> np.ndarray:
+    """Tier shares `q` on every request; with `cap` (a rank per request), the shares above a
+    request's cap go to the cap (the strongest tier its contract allows)."""
+    pi = np.tile(np.asarray(q, dtype=np.float64), (n, 1))
+    if cap is None:
+        return pi
+    ranks = np.arange(pi.shape[1])
+    above = ranks[None, :] > np.asarray(cap)[:, None]
+    pi[np.arange(n), cap] += np.where(above, pi, 0.0).sum(axis=1)
+    pi[above] = 0.0
+    return pi
 
 
 # -- prompt-length router ------------------------------------------------------------------------

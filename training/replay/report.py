@@ -136,7 +136,8 @@ def render(result: Any, png_name: str) -> str:
     if mix:
         out += [
             f"Random at matched cost mixes nano/mini/full as {mix[0]:.2f}/{mix[1]:.2f}/"
-            f"{mix[2]:.2f} on every request (same total cost as the learned policy).",
+            f"{mix[2]:.2f} on every request (same total cost as the learned policy; full "
+            "stands for the strongest tier each contract allows).",
             "",
         ]
     length = result.scores.get("prompt_length")

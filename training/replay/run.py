@@ -164,14 +164,8 @@ def run_replay(
     data = rd.data
     n = len(data)
     splits = make_splits(data.ts, cfg.data, rd.truth)
-    n_test = max(1, math.ceil(cfg.data.eval_fraction * n))
-    eval_idx = np.arange(n - n_test, n)
+    eval_idx = held_out_rows(rd, cfg, rc.max_eval_rows, rc.seed)
     exact = rd.truth is not None
-    if exact:
-        eval_idx = eval_idx[rd.truth.intent[eval_idx] >= 0]  # type: ignore[union-attr]
-    if rc.max_eval_rows is not None and len(eval_idx) > rc.max_eval_rows:
-        pick = np.random.default_rng(rc.seed).choice(len(eval_idx), rc.max_eval_rows, replace=False)
-        eval_idx = eval_idx[np.sort(pick)]
     texts = [data.text[i] for i in eval_idx]
     features = [data.feature[i] for i in eval_idx]
     m = len(eval_idx)
@@ -244,7 +238,7 @@ def run_replay(
             return score_ips(pi, logged)
 
     scores = {name: score(pi) for name, pi in pis.items()}
-    cap = pis["strongest_allowed"].argmax(axis=1)  # length and keywords keep the p95 budgets too
+    cap = budget_cap(pis["strongest_allowed"], scores)
     lengths, keywords = _cost_matched_baselines(pis, scores, texts, score, search_score, cap)
 
     router_ms = router_latency(
@@ -317,25 +311,49 @@ def run_replay(
     return result
 
 
+def held_out_rows(
+    rd: ReplayData, cfg: TrainConfig, max_rows: int | None = None, seed: int = 0
+) -> np.ndarray:
+    """The rows `tierwise evaluate` scores: the newest `eval_fraction` of the logs (as training
+    splits them), with truth only those it labels, then a seeded sample of `max_rows`."""
+    n = len(rd.data)
+    index = np.arange(n - max(1, math.ceil(cfg.data.eval_fraction * n)), n)
+    if rd.truth is not None:
+        index = index[rd.truth.intent[index] >= 0]
+    if max_rows is not None and len(index) > max_rows:
+        pick = np.random.default_rng(seed).choice(len(index), max_rows, replace=False)
+        index = index[np.sort(pick)]
+    return index
+
+
+def budget_cap(strongest: np.ndarray, scores: dict[str, dict[str, Any]]) -> np.ndarray | None:
+    """Per request, the highest tier the cost-matched baselines may pick: the strongest tier its
+    contract allows within the p95 budget (one-hot `strongest`), as the tuned learned decision
+    keeps to it. None (no cap) when the learned policy costs more than that: untuned bars send a
+    request past the budget when no tier meets them, and a capped baseline could not match it.
+    """
+    if scores["learned"]["cost_usd"] > scores["strongest_allowed"]["cost_usd"] + 1e-12:
+        return None
+    return strongest.argmax(axis=1)
+
+
 def _cost_matched_baselines(
     pis: dict[str, np.ndarray],
     scores: dict[str, dict[str, Any]],
     texts: list[str],
     score: Callable[[np.ndarray], dict[str, Any]],
     search_score: Callable[[np.ndarray], dict[str, Any]],
-    cap: np.ndarray,
+    cap: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add the baselines matched to the learned policy's cost (random mixture, prompt length,
     keywords) to `pis` and `scores`; returns the lengths and keyword counts they read.
 
-    Length and keywords never go above `cap`, each request's strongest tier within its
-    contract's p95 budget, as the learned decision does."""
+    None of them goes above `cap` (see `budget_cap`): the random mixture's "full" share is
+    each request's strongest allowed tier then."""
     m = len(texts)
-    q = matched_mixture(
-        scores["learned"]["cost_usd"],
-        [scores[f"always_{t}"]["cost_usd"] for t in ("nano", "mini", "full")],
-    )
-    pis["random_matched"] = mixture(m, q)
+    corners = [score(mixture(m, tier, cap))["cost_usd"] for tier in np.eye(pis["rules"].shape[1])]
+    q = matched_mixture(scores["learned"]["cost_usd"], corners)
+    pis["random_matched"] = mixture(m, q, cap)
     scores["random_matched"] = score(pis["random_matched"])
     scores["random_matched"]["mixture"] = [float(x) for x in q]
     lengths = np.fromiter((len(t) for t in texts), dtype=np.float64, count=m)

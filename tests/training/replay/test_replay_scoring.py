@@ -22,6 +22,7 @@ from training.replay.policies import (
     oracle_tiers,
     with_quality_bar,
 )
+from training.replay.run import budget_cap
 
 TABLE = load_routing_table()
 
@@ -143,6 +144,13 @@ def test_matched_random_mixture_hits_the_cost() -> None:
     assert pi.shape == (4, 3) and np.allclose(pi.sum(axis=1), 1.0)
 
 
+def test_capped_mixture_moves_the_share_above_a_cap_to_the_cap() -> None:
+    """A request whose contract allows no higher than mini gets the full share on mini."""
+    q = np.array([0.2, 0.3, 0.5])
+    pi = mixture(3, q, np.array([2, 1, 0]))
+    assert np.allclose(pi, [[0.2, 0.3, 0.5], [0.2, 0.8, 0.0], [1.0, 0.0, 0.0]])
+
+
 def test_gap_figures_interpolate_the_envelope() -> None:
     g = gap_figures([(0.2, 0.6), (0.5, 0.9), (0.6, 0.85)])  # the last point is dominated
     assert g["cpt50"] == pytest.approx(0.5 / 0.6 * 0.2, abs=1e-3)
@@ -255,3 +263,12 @@ def test_strongest_allowed_keeps_to_each_contracts_p95_budget() -> None:
     features = ["inline_assist", "support_chat", "no_such_feature", "inline_assist"]
     tiers = strongest_allowed_tiers(contracts, TABLE, features)
     assert tiers.tolist() == [1, 2, 2, 1]
+
+
+def test_budget_cap_applies_only_when_the_learned_policy_keeps_to_the_budgets() -> None:
+    strongest = one_hot(np.array([2, 1, 2]))
+    within = {"learned": {"cost_usd": 2.0}, "strongest_allowed": {"cost_usd": 3.0}}
+    cap = budget_cap(strongest, within)
+    assert cap is not None and cap.tolist() == [2, 1, 2]
+    past = {"learned": {"cost_usd": 3.5}, "strongest_allowed": {"cost_usd": 3.0}}
+    assert budget_cap(strongest, past) is None  # untuned bars went past: a cap could not match
