@@ -65,7 +65,7 @@ def deep_size(obj: Any) -> int:
             continue
         seen.add(id(item))
         size += sys.getsizeof(item)
-        kind = type(item)
+        kind: type = type(item)
         if kind in _SCALARS:
             continue
         if isinstance(item, dict):
