@@ -39,7 +39,10 @@ class Prediction:
     intent_margin: float = 1.0
     abstain: bool = False
     abstain_reason: str | None = None
-    tier_tuning: TierTuning | None = field(default=None, repr=False, compare=False)
+    # one object per bundle: a cache entry holding a prediction does not own it (serving/cache.py)
+    tier_tuning: TierTuning | None = field(
+        default=None, repr=False, compare=False, metadata={"shared": True}
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {

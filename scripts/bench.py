@@ -258,7 +258,22 @@ def render(
                 f"| {r['mode']} | {r['tool']} | {r['clients']} | {r['cache']} | {r['p50_us']:.0f} "
                 f"| {r['p99_us']:.0f} | {r['req_per_s']:.0f} | {r['errors']} |"
             )
+        out += ["", *_MISS_NOTE]
     return "\n".join(out) + "\n"
+
+
+# Measured once (30 Nov 2026) and kept with the table, so that a re-run keeps the explanation.
+_MISS_NOTE = [
+    "A miss costs a hit plus the model, the guard scan, the decision and the decision cache's "
+    "size estimate of the new answer; `scripts/bench_route.py` times each part in process. "
+    "Until 30 November 2026 that estimate also walked the bundle's tier tuning (~880 objects "
+    "that every prediction references) on every put: ~0.95 ms per miss, the cause of the "
+    "regression against 25 November (before the fix, in the published table and two re-runs: "
+    "1,651-1,744 µs p50 for one client, 474-607 req/s for four). It now skips fields marked "
+    "shared (`serving/cache.py`): ~20 µs, and an entry is counted at ~3.5 KB instead of ~32 KB, "
+    "so the 64 MB budget holds all 4,096 entries "
+    "again (it held about 2,000).",
+]
 
 
 def main() -> int:

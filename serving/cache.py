@@ -10,6 +10,7 @@ answer a miss would have produced. Not shared across processes on purpose.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import sys
 import threading
@@ -32,23 +33,50 @@ def text_digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def deep_size(obj: Any, _seen: set[int] | None = None) -> int:
+# A dataclass field with this metadata references an object that outlives any cache entry (the
+# bundle's tier tuning, shared by every prediction of the bundle): an entry does not hold it.
+SHARED = "shared"
+_SEQUENCES = (list, tuple, set, frozenset)
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})  # nothing inside
+
+
+@functools.cache
+def _owned_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields an entry owns, for a dataclass type (None for any other type); once per type."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls) if not f.metadata.get(SHARED))
+
+
+def deep_size(obj: Any) -> int:
     """Bytes held by `obj` and what it references (dicts, sequences, dataclasses, scalars).
 
     Objects shared with others (interned strings, small ints, label strings) count once per
-    entry, so the sum over entries over-counts: the cache stays under its budget.
+    entry, so the sum over entries over-counts: the cache stays under its budget. Fields marked
+    `SHARED` are not walked: counting the bundle's tuning (~880 objects) in every entry made each
+    put cost ~1 ms and each entry look 10x its size (docs/benchmarks.md).
     """
-    seen = _seen if _seen is not None else set()
-    if id(obj) in seen:
-        return 0
-    seen.add(id(obj))
-    size = sys.getsizeof(obj)
-    if isinstance(obj, dict):
-        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
-    elif isinstance(obj, list | tuple | set | frozenset):
-        size += sum(deep_size(item, seen) for item in obj)
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        size += sum(deep_size(getattr(obj, f.name), seen) for f in dataclasses.fields(obj))
+    seen: set[int] = set()
+    stack = [obj]
+    size = 0
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        size += sys.getsizeof(item)
+        kind: type = type(item)
+        if kind in _SCALARS:
+            continue
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, _SEQUENCES):
+            stack.extend(item)
+        else:
+            names = _owned_fields(kind)
+            if names:
+                stack.extend([getattr(item, name) for name in names])
     return size
 
 
