@@ -26,6 +26,7 @@ from pathlib import Path
 from data.corpora.extract import RealText
 from data.corpora.fetch import corpora_dir, fetch
 from data.corpora.sources import PackageSource
+from training.realtext.trainset import read_keyed
 
 logger = logging.getLogger(__name__)
 
@@ -175,13 +176,7 @@ def read_wheels(wheels: dict[str, Path]) -> list[RealText]:
 
 
 def read_hand_labels(path: Path = HAND_LABELS) -> dict[tuple[str, str, str, str], dict]:
-    rows = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                rows[(row["package"], row["version"], row["path"], str(row["index"]))] = row
-    return rows
+    return read_keyed(path)
 
 
 def label(items: list[RealText], hand: dict[tuple[str, str, str, str], dict]) -> list[ReservedRow]:

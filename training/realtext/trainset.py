@@ -53,6 +53,11 @@ class RealRows:
 
 
 def read_weak(path: Path = WEAK_PATH) -> dict[tuple[str, str, str, str], dict]:
+    return read_keyed(path)
+
+
+def read_keyed(path: Path) -> dict[tuple[str, str, str, str], dict]:
+    """Label rows keyed by (package, version, path, index); empty when the file is absent."""
     rows = {}
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
