@@ -17,7 +17,10 @@ Layout (all float32):
   (monotone by the trees' constraint: no Max needed)
   text features (training.model.text_features), when heads read them:
   Gather(flag table [V, k], ids) * mask, ReduceSum over tokens -> counts [B, k]; ReduceSum(mask)
-  -> tokens [B, 1]; embedding_text [B, F + k + 1] = [embedding | counts | tokens]. Heads listed in
+  -> tokens [B, 1]; cue words: Gather(slot [V], ids) * mask, its shift left by one, Gather(first
+  [S, W], slot) * Gather(second [S, W], next slot) -> MatMul(lists [W, C]) -> [B, L, C], summed
+  over the head window and over all tokens -> cue counts [B, 2C]; embedding_text
+  [B, F + k + 2C + 1] = [embedding | counts | cue counts | tokens]. Heads listed in
   heads.text_features read embedding_text, the others the embedding. Counts of 0/1 are exact
   in float32, so they equal the numpy features bit for bit.
 The heads are converted separately, prefixed with onnx.compose.add_prefix, and wired to the
@@ -36,8 +39,8 @@ from onnx.compose import add_prefix
 from classifier.bundle import FEATURES_METADATA_KEY, INPUT_NAMES, OUTPUT_NAMES
 from training.model.embed import DEFAULT_POOLING, Pooling
 from training.model.heads import HeadFit, TierwiseHeads
+from training.model.text_features import CUE_HEAD_TOKENS, TextFeatures
 from training.model.text_features import N_FEATURES as N_TEXT_FEATURES
-from training.model.text_features import TextFeatures
 
 MAIN_OPSET = 17
 ML_OPSET = 3  # onnx.compose and skl2onnx's tree converters agree on ai.onnx.ml 3
@@ -232,12 +235,22 @@ def _embedding_nodes(vectors: np.ndarray, pooling: Pooling) -> tuple[list, list]
 
 
 def _text_feature_nodes(features: TextFeatures) -> tuple[list, list]:
-    """[embedding | flag counts | token count] as WITH_TEXT (after the embedding's nodes)."""
+    """[embedding | flag counts | cue counts, head then all | token count] as WITH_TEXT."""
     ids, mask = INPUT_NAMES
+    cues = features.cues
     inits = [
         numpy_helper.from_array(np.ascontiguousarray(features.table, np.float32), "tf_table"),
         numpy_helper.from_array(np.array([1], np.int64), "tf_axis1"),
         numpy_helper.from_array(np.array([2], np.int64), "tf_axis2"),
+        numpy_helper.from_array(cues.slot, "tf_cue_slot"),
+        numpy_helper.from_array(cues.first, "tf_cue_first"),
+        numpy_helper.from_array(cues.second, "tf_cue_second"),
+        numpy_helper.from_array(cues.lists, "tf_cue_lists"),
+        numpy_helper.from_array(np.array([0, 0, 0, 1], np.int64), "tf_pad_end"),
+        numpy_helper.from_array(np.array([1], np.int64), "tf_one"),
+        numpy_helper.from_array(np.array([np.iinfo(np.int64).max], np.int64), "tf_end"),
+        numpy_helper.from_array(np.array(1, np.int64), "tf_axis1s"),
+        numpy_helper.from_array(np.array(CUE_HEAD_TOKENS, np.int64), "tf_cue_k"),
     ]
     nodes = [
         helper.make_node("Gather", ["tf_table", ids], ["tf_rows"], axis=0),  # [B, L, k]
@@ -246,7 +259,31 @@ def _text_feature_nodes(features: TextFeatures) -> tuple[list, list]:
         helper.make_node("Mul", ["tf_rows", "tf_mask3"], ["tf_masked"]),
         helper.make_node("ReduceSum", ["tf_masked", "tf_axis1"], ["tf_counts"], keepdims=0),
         helper.make_node("ReduceSum", ["tf_maskf", "tf_axis1"], ["tf_tokens"], keepdims=1),
-        helper.make_node("Concat", [EMBEDDING, "tf_counts", "tf_tokens"], [WITH_TEXT], axis=1),
+        # Cue words: slot of every real token (0 on padding), the next token's slot by a shift
+        # left with 0 at the end, then first[slot] * second[next slot] per word -> per intent.
+        helper.make_node("Gather", ["tf_cue_slot", ids], ["tf_slot_raw"], axis=0),  # [B, L]
+        helper.make_node("Mul", ["tf_slot_raw", mask], ["tf_slot"]),
+        helper.make_node("Pad", ["tf_slot", "tf_pad_end"], ["tf_slot_padded"]),  # [B, L + 1]
+        helper.make_node(
+            "Slice", ["tf_slot_padded", "tf_one", "tf_end", "tf_one"], ["tf_slot_next"]
+        ),  # fmt: skip
+        helper.make_node("Gather", ["tf_cue_first", "tf_slot"], ["tf_first"], axis=0),
+        helper.make_node("Gather", ["tf_cue_second", "tf_slot_next"], ["tf_second"], axis=0),
+        helper.make_node("Mul", ["tf_first", "tf_second"], ["tf_words"]),  # [B, L, words]
+        helper.make_node("MatMul", ["tf_words", "tf_cue_lists"], ["tf_per_token"]),  # [B, L, C]
+        # The head window: the first K real tokens of each row, counted on its own mask.
+        helper.make_node("CumSum", [mask, "tf_axis1s"], ["tf_cum"]),
+        helper.make_node("LessOrEqual", ["tf_cum", "tf_cue_k"], ["tf_inhead"]),
+        helper.make_node("Cast", ["tf_inhead"], ["tf_headf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["tf_maskf", "tf_headf"], ["tf_headm"]),
+        helper.make_node("Unsqueeze", ["tf_headm", "tf_axis1"], ["tf_sel_head"]),
+        helper.make_node("Unsqueeze", ["tf_maskf", "tf_axis1"], ["tf_sel_all"]),
+        helper.make_node("Concat", ["tf_sel_head", "tf_sel_all"], ["tf_sel"], axis=1),  # [B,2,L]
+        helper.make_node("MatMul", ["tf_sel", "tf_per_token"], ["tf_cue_sums"]),  # [B, 2, C]
+        helper.make_node("Flatten", ["tf_cue_sums"], ["tf_cue_counts"], axis=1),  # [B, 2C]
+        helper.make_node(
+            "Concat", [EMBEDDING, "tf_counts", "tf_cue_counts", "tf_tokens"], [WITH_TEXT], axis=1
+        ),  # fmt: skip
     ]
     return nodes, inits
 

@@ -1,15 +1,26 @@
-"""Cheap text features beside the embedding: counts of tokens that signal a hard request.
+"""Cheap text features beside the embedding: counts of tokens that signal a hard request, and
+of the words that define each intent.
 
 Why: a request's difficulty shows in countable things (how many numbers, steps, constraints,
 code markers, question marks, list items, how long it is), and a mean of token vectors blurs
 counts: ten constraints and one constraint in a long text move the mean alike. So each vocabulary
 token carries a row of 0/1 flags (`flag_table`, built once from the tokenizer's vocabulary by
-the predicates of `FLAGS`, the one definition), and a request's features are
+the predicates of `FLAGS`, the one definition).
 
-    [sum over its tokens of the flag rows (one count per flag) | number of tokens]
+The intent cues (`CUES`) answer a second blur: "Detect the sentiment in the following: <a long
+angry e-mail>" pools into a vector that reads like the e-mail, because every pasted token weighs
+as much as the instruction. A count of the words DESIGN §3 defines each intent by, in the first
+`CUE_HEAD_TOKENS` tokens (where instructions sit) and in the whole window, stays sharp however
+long the pasted content is. A cue word is matched by its first two WordPiece pieces ("summarize"
+is `sum ##mar`), so the graph needs only two lookups and a shift (`CueTables`).
 
-computed by numpy in training (`count_features`) and in the ONNX graph by Gather(table, ids) *
-mask, ReduceSum (training.model.onnx_graph): the runtime still feeds only ids and mask.
+A request's features are
+
+    [flag counts (one per flag) | cue counts in the head, per intent | cue counts in the whole
+     window, per intent | number of tokens]
+
+computed by numpy in training (`count_features`) and in the ONNX graph by Gathers, a shift, 0/1
+products and sums (training.model.onnx_graph): the runtime still feeds only ids and mask.
 
 Counts, not log1p(counts): every head is a tree ensemble, which a monotone transform does not
 change, and integer counts are exact in float32, so graph and numpy agree bit for bit in any
@@ -86,7 +97,46 @@ FLAGS: dict[str, Callable[[str], bool]] = {
     "short_output": _words(_SHORT),
     "specialist": _words(_SPECIALIST),
 }
-NAMES = (*FLAGS, "tokens")  # the feature columns, in order
+
+# intent -> the words DESIGN §3 defines it by (verbs of the task, nouns of its output). Written
+# from the definitions once and measured as written (docs/model.md, "Intent cues"); `chat` has
+# none: it is what is left. A word is one lower-case word as the tokenizer splits it.
+CUES: dict[str, frozenset[str]] = {
+    "summarize": _set(
+        "summarize summarise summarizing summary summaries summarization tldr tl condense recap "
+        "gist shorten abstract overview highlights takeaways"
+    ),
+    "transform": _set(
+        "rewrite rewriting rephrase paraphrase translate translation translating reword reformat "
+        "convert format proofread grammar grammatical spelling polish tone formal informal "
+        "simplify extract edit edits fix correct improve"
+    ),
+    "classify": _set(
+        "classify classification categorize categorise categorization category categories "
+        "sentiment label labels tag tags topic triage detect identify positive negative neutral "
+        "spam toxic whether"
+    ),
+    "plan": _set(
+        "plan planning steps step strategy schedule itinerary roadmap analyze analyse analysis "
+        "compare tradeoffs trade pros cons solve calculate prove puzzle optimize"
+    ),
+    "generate_code": _set(
+        "code function script python javascript java sql regex bash shell program implement "
+        "debug refactor class api bug compile typescript html css query"
+    ),
+    "review_policy": _set(
+        "policy policies compliance compliant comply gdpr hipaa regulation regulations "
+        "regulatory violate violates violation guidelines terms contract clause audit legal law"
+    ),
+}
+CUE_HEAD_TOKENS = 16  # the head window of the cue counts: the pooling's edge (embed.Pooling)
+
+NAMES = (
+    *FLAGS,
+    *(f"cue_head_{intent}" for intent in CUES),
+    *(f"cue_{intent}" for intent in CUES),
+    "tokens",
+)  # the feature columns, in order
 N_FEATURES = len(NAMES)
 
 
@@ -97,7 +147,11 @@ def _spec() -> dict[str, Any]:
         "long_output": sorted(_LONG), "short_output": sorted(_SHORT),
         "specialist": sorted(_SPECIALIST),
     }  # fmt: skip
-    return {"names": list(NAMES), "numbers": "ascii digits, word-initial", "words": words}
+    cues = {intent: sorted(words) for intent, words in CUES.items()}
+    return {
+        "names": list(NAMES), "numbers": "ascii digits, word-initial", "words": words,
+        "cues": cues, "cue_head_tokens": CUE_HEAD_TOKENS, "cue_match": "first two pieces",
+    }  # fmt: skip
 
 
 DIGEST = hashlib.sha256(json.dumps(_spec(), sort_keys=True).encode()).hexdigest()[:8]
@@ -113,25 +167,79 @@ def flag_table(vocab: dict[str, int], size: int) -> np.ndarray:
     return table
 
 
-def count_features(table: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+@dataclass(frozen=True)
+class CueTables:
+    """The cue words as small lookup tables, so the graph matches them with two Gathers.
+
+    `slot` [vocab] int64 names each token that is some cue word's first or second piece (0:
+    none). `first` [slots, words] and `second` [slots, words] are 0/1: slot s is word w's first
+    piece / second piece; a one-piece word's `second` column is all ones (any next token).
+    `lists` [words, intents] is 0/1 membership. A word matches at position p when
+    first[slot[p], w] * second[slot[p + 1], w] = 1 (the slot after the last token is 0).
+    """
+
+    slot: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+    lists: np.ndarray
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any, size: int) -> CueTables:
+        words: list[tuple[int, list[int]]] = []
+        for column, intent in enumerate(CUES):
+            seen: set[tuple[int, ...]] = set()  # summarize, summarizing: both `sum ##mar`, once
+            for word in sorted(CUES[intent]):
+                pieces = tokenizer.encode(word, add_special_tokens=False).ids[:2]
+                if pieces and tuple(pieces) not in seen:
+                    seen.add(tuple(pieces))
+                    words.append((column, pieces))
+        pieces_used = sorted({piece for _, pieces in words for piece in pieces})
+        slot = np.zeros(size, dtype=np.int64)
+        slot[pieces_used] = np.arange(1, len(pieces_used) + 1)
+        first = np.zeros((len(pieces_used) + 1, len(words)), dtype=np.float32)
+        second = np.zeros_like(first)
+        lists = np.zeros((len(words), len(CUES)), dtype=np.float32)
+        for w, (column, pieces) in enumerate(words):
+            first[slot[pieces[0]], w] = 1.0
+            if len(pieces) == 1:
+                second[:, w] = 1.0
+            else:
+                second[slot[pieces[1]], w] = 1.0
+            lists[w, column] = 1.0
+        return cls(slot, first, second, lists)
+
+    def counts(self, ids: np.ndarray) -> np.ndarray:
+        """float32 [2 * intents]: cue counts in the head window, then in the whole window."""
+        slots = self.slot[ids]
+        following = np.append(slots[1:], 0)
+        per_token = (self.first[slots] * self.second[following]) @ self.lists  # [n, intents]
+        head = per_token[:CUE_HEAD_TOKENS].sum(axis=0, dtype=np.float32)
+        return np.concatenate([head, per_token.sum(axis=0, dtype=np.float32)])
+
+
+def count_features(table: np.ndarray, ids: Sequence[int], cues: CueTables) -> np.ndarray:
     """float32 [N_FEATURES] for one text's token ids: the graph's features, bit for bit."""
     out = np.zeros(N_FEATURES, dtype=np.float32)
     if len(ids):
-        out[:-1] = table[np.asarray(ids, dtype=np.int64)].sum(axis=0, dtype=np.float32)
+        array = np.asarray(ids, dtype=np.int64)
+        out[: len(FLAGS)] = table[array].sum(axis=0, dtype=np.float32)
+        out[len(FLAGS) : -1] = cues.counts(array)
     out[-1] = np.float32(len(ids))
     return out
 
 
 @dataclass(frozen=True)
 class TextFeatures:
-    """The flag table of one tokenizer's vocabulary; what the graph carries as an initializer."""
+    """The flag table and cue tables of one tokenizer's vocabulary: the graph's initializers."""
 
     table: np.ndarray
+    cues: CueTables
 
     @classmethod
     def from_tokenizer(cls, tokenizer: Any) -> TextFeatures:
         vocab = tokenizer.get_vocab(with_added_tokens=True)
-        return cls(flag_table(vocab, tokenizer.get_vocab_size(with_added_tokens=True)))
+        size = tokenizer.get_vocab_size(with_added_tokens=True)
+        return cls(flag_table(vocab, size), CueTables.from_tokenizer(tokenizer, size))
 
     @property
     def tag(self) -> str:
@@ -148,7 +256,7 @@ class TextFeatures:
         }
 
     def encode_ids(self, ids: Sequence[int]) -> np.ndarray:
-        return count_features(self.table, ids)
+        return count_features(self.table, ids, self.cues)
 
 
 def check_heads(heads: Sequence[str]) -> tuple[str, ...]:

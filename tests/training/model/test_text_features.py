@@ -56,6 +56,22 @@ def test_the_flag_table_counts_what_the_definition_says(tiny_model) -> None:  # 
     assert student.encode([""])[0, student.pooled_dim :].tolist() == [0.0] * tf.N_FEATURES
 
 
+def test_cue_words_match_whole_words_and_count_the_head_window_apart(tiny_model) -> None:  # noqa: ANN001
+    """'summarize' is the pieces sum ##mar: matched as a word, while 'sum' alone, 'summer' and
+    a cat are not; a cue past the first CUE_HEAD_TOKENS tokens counts in the whole window only."""
+    student = tiny_model.student.with_text_features(True)
+    filler = " the" * (tf.CUE_HEAD_TOKENS + 4)
+    text = "Summarize the sum of a summer cat, then categorize it." + filler + " Translate it."
+    row = student.encode([text])[0, student.pooled_dim :]
+    got = dict(zip(tf.NAMES, row.tolist(), strict=True))
+    assert got["cue_head_summarize"] == got["cue_summarize"] == 1
+    assert got["cue_head_classify"] == got["cue_classify"] == 1  # categorize, not cat
+    assert got["cue_head_transform"] == 0 and got["cue_transform"] == 1  # past the head
+    assert got["cue_plan"] == got["cue_generate_code"] == got["cue_review_policy"] == 0
+    alone = student.encode(["sum summer cat"])[0, student.pooled_dim :]
+    assert alone[len(tf.FLAGS) : -1].tolist() == [0.0] * (2 * len(tf.CUES))
+
+
 def test_graph_features_equal_the_numpy_training_features_bit_for_bit(featured) -> None:  # noqa: ANN001
     """The shipped graph's [embedding | counts | tokens], read from an extra output, equals
     StaticStudent.encode, in a padded batch and one text at a time."""
@@ -143,8 +159,9 @@ def test_config_switch_turns_the_features_on_and_off(student_dir: Path) -> None:
     from training.config import ConfigError, load_config
     from training.model.embed import StaticStudent
 
-    off = load_config()
-    assert off.heads.text_features == []
+    default = load_config()
+    assert default.heads.text_features == ["intent"]  # the intent cues (docs/model.md)
+    off = load_config(overrides=["heads.text_features=[]"])
     assert TierwiseHeads(**off.hgb_params()).n_text_features == 0
     on = load_config(overrides=["heads.text_features=[tier]"])
     assert TierwiseHeads(**on.hgb_params()).n_text_features == tf.N_FEATURES
