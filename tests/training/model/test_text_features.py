@@ -160,7 +160,7 @@ def test_config_switch_turns_the_features_on_and_off(student_dir: Path) -> None:
     from training.model.embed import StaticStudent
 
     default = load_config()
-    assert default.heads.text_features == ["intent"]  # the intent cues (docs/model.md)
+    assert default.heads.text_features == ["intent", "tier"]  # docs/model.md, "Intent cues"
     off = load_config(overrides=["heads.text_features=[]"])
     assert TierwiseHeads(**off.hgb_params()).n_text_features == 0
     on = load_config(overrides=["heads.text_features=[tier]"])
