@@ -129,7 +129,9 @@ CUES: dict[str, frozenset[str]] = {
         "regulatory violate violates violation guidelines terms contract clause audit legal law"
     ),
 }
-CUE_HEAD_TOKENS = 16  # the head window of the cue counts: the pooling's edge (embed.Pooling)
+# The head window of the cue counts. Equal to embed.Pooling's default edge_tokens by choice, not
+# by import (embed imports this module), and independent of it: a bundle may pool without edges.
+CUE_HEAD_TOKENS = 16
 
 NAMES = (
     *FLAGS,
