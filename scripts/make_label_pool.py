@@ -13,6 +13,13 @@ the heads what they do not know yet:
 
     python scripts/make_label_pool.py --out /tmp/pool --purpose active --bundle models/default
 
+`--purpose missed` draws the development set's commonest error: unlabelled ShareGPT texts the
+bundle answers `chat` although their instruction part (first 400 and last 300 characters) carries
+a cue of another intent, spread evenly over those intents. Many are `chat` when read; the rest are
+the instructions with pasted content that a mean of token vectors misses:
+
+    python scripts/make_label_pool.py --out /tmp/pool --purpose missed --n 1200
+
 `--purpose rare` searches every unlabelled ShareGPT turn for the two intents the sources hold
 least of (`classify`, `review_policy`) with narrow cues on the instruction part (head and tail),
 half the rows each. Cue hits are candidates, not labels: many turn out `chat` or `plan` when read.
@@ -127,6 +134,39 @@ def active_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Ra
     return chosen
 
 
+def instruction_part(text: str) -> str:
+    """Where a request's instruction usually sits: all of a short text, else its head and tail."""
+    low = text.lower()
+    return low if len(low) <= 700 else low[:400] + "\n" + low[-300:]
+
+
+def missed_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Random) -> list:
+    """Texts the bundle answers `chat` whose instruction part cues another intent, per intent."""
+    from classifier.runtime import Classifier
+    from data.corpora.labelled import load_corpus
+
+    corpus = load_corpus()
+    labelled = {normalise(r.item.text) for r in (*corpus.dev, *corpus.gold)}
+    cued: dict[str, list] = {name: [] for name in BUCKETS}
+    for source in ("sharegpt", "sharegpt_turns"):
+        for item in by_source.get(source, []):
+            if not 20 <= len(item.text) <= 6000 or normalise(item.text) in labelled:
+                continue
+            ask = instruction_part(item.text)
+            hits = [name for name, rx in BUCKETS.items() if re.search(rx, ask)]
+            if hits:
+                cued[rng.choice(hits)].append(item)
+    clf = Classifier.load(bundle)
+    chosen, per = [], n // len(cued)
+    for rows in cued.values():
+        rng.shuffle(rows)
+        rows = rows[: per * 6]
+        preds = [p for i in range(0, len(rows), 256) for p in clf.classify_batch(
+            [t.text for t in rows[i : i + 256]])]  # fmt: skip
+        chosen += [t for t, p in zip(rows, preds, strict=True) if p.intent == "chat"][:per]
+    return chosen
+
+
 def rare_draw(by_source: dict[str, list], n: int, rng: random.Random) -> list:
     """Unlabelled ShareGPT texts whose instruction part carries a narrow cue for a rare intent."""
     from data.corpora.labelled import load_corpus
@@ -139,8 +179,7 @@ def rare_draw(by_source: dict[str, list], n: int, rng: random.Random) -> list:
         for item in by_source.get(source, []):
             if not 20 <= len(item.text) <= 6000 or normalise(item.text) in labelled:
                 continue
-            low = item.text.lower()
-            ask = low if len(low) <= 700 else low[:400] + "\n" + low[-300:]
+            ask = instruction_part(item.text)
             for name, cue in cues.items():
                 if cue.search(ask):
                     found[name].append(item)
@@ -155,7 +194,7 @@ def rare_draw(by_source: dict[str, list], n: int, rng: random.Random) -> list:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--purpose", choices=["dev", "gold", "active", "rare"], required=True)
+    ap.add_argument("--purpose", choices=["dev", "gold", "active", "missed", "rare"], required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--exclude", type=Path, nargs="*", default=[], help="keymaps already drawn")
     ap.add_argument("--n", type=int, default=900, help="gold: rows to draw")
@@ -186,6 +225,8 @@ def main() -> int:
             chosen += groups.get(name, [])[:n]
     elif args.purpose == "active":
         chosen = active_draw(args.bundle, by_source, args.n, rng)
+    elif args.purpose == "missed":
+        chosen = missed_draw(args.bundle, by_source, args.n, rng)
     elif args.purpose == "rare":
         chosen = rare_draw(by_source, args.n, rng)
     else:
@@ -201,7 +242,7 @@ def main() -> int:
             chosen += rng.sample(by_source[source], min(40, len(by_source[source])))
     rng.shuffle(chosen)
     args.out.mkdir(parents=True, exist_ok=True)
-    prefix = {"dev": "d", "gold": "g", "active": "a", "rare": "r"}[args.purpose]
+    prefix = {"dev": "d", "gold": "g", "active": "a", "missed": "m", "rare": "r"}[args.purpose]
     keymap = (args.out / "keymap.jsonl").open("w")
     size = -(-len(chosen) // args.batches)
     for b in range(args.batches):
