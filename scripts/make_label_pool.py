@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from data.corpora.extract import extract_unique, normalise  # noqa: E402
 from data.corpora.fetch import fetch_all  # noqa: E402
+from data.corpora.labelled import load_corpus  # noqa: E402
 
 BUCKETS = {
     "summarize": r"\b(summar|tl;?dr|key (points|takeaways)|condense|recap|abstract of)",
@@ -111,11 +112,9 @@ def active_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Ra
     intents other than `chat` that it predicts (so code, the commonest, does not crowd out the
     rest)."""
     from classifier.runtime import Classifier
-    from data.corpora.labelled import load_corpus
 
-    labelled = {normalise(r.item.text) for r in (*load_corpus().dev, *load_corpus().gold)}
     pool = [t for s in ("sharegpt", "sharegpt_turns") for t in by_source.get(s, [])
-            if normalise(t.text) not in labelled and 20 <= len(t.text) <= 6000]  # fmt: skip
+            if 20 <= len(t.text) <= 6000]  # fmt: skip
     rng.shuffle(pool)
     pool = pool[: n * 12]
     clf = Classifier.load(bundle)
@@ -143,14 +142,11 @@ def instruction_part(text: str) -> str:
 def missed_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Random) -> list:
     """Texts the bundle answers `chat` whose instruction part cues another intent, per intent."""
     from classifier.runtime import Classifier
-    from data.corpora.labelled import load_corpus
 
-    corpus = load_corpus()
-    labelled = {normalise(r.item.text) for r in (*corpus.dev, *corpus.gold)}
     cued: dict[str, list] = {name: [] for name in BUCKETS}
     for source in ("sharegpt", "sharegpt_turns"):
         for item in by_source.get(source, []):
-            if not 20 <= len(item.text) <= 6000 or normalise(item.text) in labelled:
+            if not 20 <= len(item.text) <= 6000:
                 continue
             ask = instruction_part(item.text)
             hits = [name for name, rx in BUCKETS.items() if re.search(rx, ask)]
@@ -169,15 +165,11 @@ def missed_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Ra
 
 def rare_draw(by_source: dict[str, list], n: int, rng: random.Random) -> list:
     """Unlabelled ShareGPT texts whose instruction part carries a narrow cue for a rare intent."""
-    from data.corpora.labelled import load_corpus
-
-    corpus = load_corpus()
-    labelled = {normalise(r.item.text) for r in (*corpus.dev, *corpus.gold)}
     cues = {name: re.compile(rx) for name, rx in RARE.items()}
     found: dict[str, list] = {name: [] for name in RARE}
     for source in ("sharegpt", "sharegpt_turns"):
         for item in by_source.get(source, []):
-            if not 20 <= len(item.text) <= 6000 or normalise(item.text) in labelled:
+            if not 20 <= len(item.text) <= 6000:
                 continue
             ask = instruction_part(item.text)
             for name, cue in cues.items():
@@ -203,7 +195,8 @@ def main() -> int:
     args = ap.parse_args()
     random.seed(args.seed)
     rng = random.Random(args.seed)
-    taken: set[str] = set()
+    corpus = load_corpus()  # a text labelled once (dev or gold) is never drawn again
+    taken = {normalise(r.item.text) for r in (*corpus.dev, *corpus.gold)}
     for path in args.exclude:
         for line in path.read_text().splitlines():
             taken.add(json.loads(line)["norm"])

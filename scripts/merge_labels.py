@@ -1,7 +1,10 @@
-"""Join hand-labelled batches (key -> intent, risk, note) to their key map and write the
-committed label file: package, version, path, index, sha256, source, intent, risk, note.
+"""Join hand-labelled batches (key -> intent, risk, note) to their key map and add them to a
+committed label file: package, version, path, index, sha256, source, intent, risk, draw, note.
 
-    python scripts/merge_labels.py /tmp/pool data/realtext/devset.jsonl
+    python scripts/merge_labels.py /tmp/pool data/realtext/gold.jsonl
+
+Rows already in the file stay as they are (a text labelled once is not relabelled by a later
+batch); new rows are added and the file is kept sorted by key.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from pathlib import Path
 from classifier.taxonomy import INTENTS, RISKS
 
 FIELDS = ("package", "version", "path", "index", "sha256", "source")
+# The draw a key's prefix names (scripts/make_label_pool.py), recorded so that training keeps
+# only rows drawn like the development set for calibration (data.corpora.labelled.DRAWS).
+DRAW_OF_PREFIX = {"d": "cue", "g": "cue", "a": "active", "m": "missed", "r": "rare"}
 
 
 def main(pool: Path, out: Path) -> int:
@@ -31,16 +37,23 @@ def main(pool: Path, out: Path) -> int:
                 bad += 1
                 continue
             rows.append({**{f: key[f] for f in FIELDS}, "intent": label["intent"],
-                         "risk": label["risk"], "note": label.get("note", "")})  # fmt: skip
-    seen, unique = set(), []
+                         "risk": label["risk"], "draw": DRAW_OF_PREFIX[label["key"][0]],
+                         "note": label.get("note", "")})  # fmt: skip
+    unique = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
+    before = len(unique)
+    seen = {(r["package"], r["path"], str(r["index"])) for r in unique}
+    shas = {r["sha256"] for r in unique}
     for row in rows:
-        k = (row["package"], row["path"], row["index"])
-        if k not in seen:
+        k = (row["package"], row["path"], str(row["index"]))
+        if k not in seen and row["sha256"] not in shas:
             seen.add(k)
+            shas.add(row["sha256"])
             unique.append(row)
-    unique.sort(key=lambda r: (r["package"], r["path"], r["index"]))
+    unique.sort(key=lambda r: (r["package"], r["path"], str(r["index"])))
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in unique))
-    print(f"{len(unique)} rows -> {out} ({bad} rejected)")
+    added = len(unique) - before
+    print(f"{added} rows added -> {out} ({len(unique)} in all; {len(rows) - added} already there,"
+          f" {bad} rejected)")  # fmt: skip
     return 0
 
 

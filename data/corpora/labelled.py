@@ -24,6 +24,11 @@ logger = logging.getLogger(__name__)
 LABELS_DIR = Path(__file__).resolve().parents[1] / "realtext"
 DEVSET_PATH = LABELS_DIR / "devset.jsonl"
 GOLD_PATH = LABELS_DIR / "gold.jsonl"
+# How a gold row was chosen for labelling (`draw` in gold.jsonl, scripts/make_label_pool.py).
+# Only "cue" rows are drawn the way the development set is (by source and cue bucket); the others
+# were chosen because a bundle got them wrong or was unsure, so they are harder than traffic.
+DRAWS = ("cue", "active", "missed", "rare")
+REPRESENTATIVE_DRAWS = ("cue",)
 AUTHORED_DIR = LABELS_DIR.parent / "authored"
 
 
@@ -33,6 +38,7 @@ class Labelled:
     intent: str
     risk: str
     note: str = ""
+    draw: str = "cue"  # how the row was chosen to be labelled: see DRAWS
 
 
 @dataclass
@@ -90,7 +96,8 @@ def load_corpus(
             if found is None or found.sha256 != row["sha256"]:
                 missing.append(row)
                 continue
-            out.append(Labelled(found, row["intent"], row["risk"], row.get("note", "")))
+            out.append(Labelled(found, row["intent"], row["risk"], row.get("note", ""),
+                                row.get("draw", "cue")))  # fmt: skip
     if missing:
         logger.warning(
             "%d labelled rows did not match a rebuilt text (package version or text changed); "

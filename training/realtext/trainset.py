@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from classifier.taxonomy import INTENTS, RISKS
-from data.corpora.labelled import AUTHORED_DIR, LABELS_DIR, Corpus, read_authored
+from data.corpora.labelled import (
+    AUTHORED_DIR,
+    LABELS_DIR,
+    REPRESENTATIVE_DRAWS,
+    Corpus,
+    read_authored,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +86,12 @@ def build_rows(
     seed: int = 0,
 ) -> RealRows:
     """Gold rows (a `calib_fraction` slice kept back for calibration), authored rows and weak
-    rows, each with its weight."""
+    rows, each with its weight.
+
+    The calibration slice comes only from gold rows drawn like the development set: rows drawn
+    because a bundle missed them or was unsure are harder than traffic, and a temperature fitted
+    on them makes the heads too timid everywhere else. They all train.
+    """
     rng = np.random.default_rng(seed)
     texts, intent, risk, weight, origin, source, calib = [], [], [], [], [], [], []
 
@@ -94,7 +105,7 @@ def build_rows(
         calib.append(held)
 
     for row in corpus.gold:
-        held = bool(rng.random() < calib_fraction)
+        held = bool(rng.random() < calib_fraction) and row.draw in REPRESENTATIVE_DRAWS
         add(row.item.text, row.item.source, INTENTS.index(row.intent), RISKS.index(row.risk),
             gold_weight, "gold", held)  # fmt: skip
     for authored in read_authored(authored_dir):

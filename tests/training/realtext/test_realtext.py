@@ -63,13 +63,17 @@ def test_weak_labeller_abstains_where_unsure_and_trusts_typologies() -> None:
     cues, sims = np.zeros((len(X), 1)), np.zeros((len(X), 2))
     model = WeakLabeller(min_precision=0.95, folds=3).fit(X, cues, sims, intents, risks)
     assert model.cv_["intent"]["accuracy"] > 0.95
-    probe = np.array([[3, 0, 0, 0], [0, 3, 0, 0], [1.5, 1.5, 0, 0]], dtype=float)
-    metas = [{"_source": "sharegpt"}, {"_source": "sharegpt"}, {"_source": "advbench"}]
-    out = model.label(probe, np.zeros((3, 1)), np.zeros((3, 2)), ["a", "b", "c"], metas)
+    probe = np.array([[3, 0, 0, 0], [0, 3, 0, 0], [1.5, 1.5, 0, 0], [1.5, 1.5, 0, 0]], dtype=float)
+    metas = [{"_source": "sharegpt"}, {"_source": "sharegpt"}, {"_source": "advbench"},
+             {"_source": "chatterbot"}]  # fmt: skip
+    out = model.label(probe, np.zeros((4, 1)), np.zeros((4, 2)), ["a", "b", "c", "d"], metas)
     assert (out[0].intent, out[0].risk) == ("plan", "low")
     assert (out[1].intent, out[1].risk) == ("chat", "high")
     assert out[2].intent is None  # halfway between: abstains
     assert (out[2].risk, out[2].risk_from) == ("high", "typology")
+    assert (
+        out[3].intent == "chat"
+    )  # small-talk corpus: chat by what it is, where the model abstains
 
 
 def _text(i: int, source: str = "sharegpt") -> RealText:
@@ -78,6 +82,7 @@ def _text(i: int, source: str = "sharegpt") -> RealText:
 
 def test_build_rows_weights_sources_and_keeps_back_a_calibration_slice(tmp_path: Path) -> None:
     gold = [Labelled(_text(i), "chat", "low") for i in range(200)]
+    gold += [Labelled(_text(500 + i), "plan", "low", draw="missed") for i in range(100)]
     unlabelled = [_text(1000 + i) for i in range(5)]
     weak = tmp_path / "weak.jsonl"
     rows = [{"package": t.package, "version": t.version, "path": t.path, "index": t.index,
@@ -93,11 +98,13 @@ def test_build_rows_weights_sources_and_keeps_back_a_calibration_slice(tmp_path:
     corpus = Corpus([], gold, unlabelled, [])
     out = build_rows(corpus, weak_path=weak, authored_dir=authored, gold_weight=3.0,
                      authored_weight=2.0, weak_weight=0.5, calib_fraction=0.3)  # fmt: skip
-    assert out.counts == {"gold/sharegpt": 200, "authored/classify": 1, "weak/sharegpt": 4}
-    assert 30 < out.calib.sum() < 90 and not out.calib[200:].any()
-    assert set(out.weight[:200]) == {3.0} and out.weight[200] == 2.0
-    assert list(out.weight[201:]) == [0.5] * 4
-    weak_rows = out.subset(np.arange(len(out)) >= 201)
+    assert out.counts == {"gold/sharegpt": 300, "authored/classify": 1, "weak/sharegpt": 4}
+    # only rows drawn like the development set calibrate; rows drawn because a bundle missed
+    # them are harder than traffic, so they all train
+    assert 30 < out.calib[:200].sum() < 90 and not out.calib[200:].any()
+    assert set(out.weight[:300]) == {3.0} and out.weight[300] == 2.0
+    assert list(out.weight[301:]) == [0.5] * 4
+    weak_rows = out.subset(np.arange(len(out)) >= 301)
     assert list(weak_rows.intent) == [-1, INTENTS.index("plan"), INTENTS.index("plan"),
                                       INTENTS.index("plan")]  # fmt: skip
     assert list(weak_rows.risk) == [RISKS.index("low")] * 4
@@ -119,3 +126,23 @@ def test_high_balanced_accuracy_weighs_both_sides_equally() -> None:
         (0.5 + 0.75) / 2
     )
     assert np.isnan(high_balanced_accuracy(np.zeros(3, int), np.zeros(3, int)))
+
+
+def test_report_intervals_contain_the_figure_and_narrow_with_agreement() -> None:
+    from sklearn.metrics import f1_score
+
+    from training.realtext.report import Scored, intervals
+
+    rng = np.random.default_rng(0)
+    y_i = rng.integers(0, len(INTENTS), 600)
+    y_r = rng.integers(0, len(RISKS), 600)
+    noisy_i = np.where(rng.random(600) < 0.7, y_i, rng.integers(0, len(INTENTS), 600))
+    noisy_r = np.where(rng.random(600) < 0.7, y_r, rng.integers(0, len(RISKS), 600))
+    noisy = Scored("noisy", None, noisy_i, noisy_r, {})  # type: ignore[arg-type]
+    exact = Scored("exact", None, y_i, y_r, {})  # type: ignore[arg-type]
+    lo, hi = intervals(y_i, y_r, noisy, n_resamples=200)["intent_macro_f1"]
+    assert lo < f1_score(y_i, noisy_i, average="macro") < hi and hi - lo > 0.02
+    assert intervals(y_i, y_r, exact, n_resamples=200) == {
+        "intent_macro_f1": [1.0, 1.0],
+        "risk_high_balanced_accuracy": [1.0, 1.0],
+    }
