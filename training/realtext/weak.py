@@ -9,10 +9,7 @@ gold rows, and its cross-validated predictions there choose a confidence thresho
 the lowest at which the kept gold rows reach `min_precision`. Below it the label model abstains,
 so a weak label is either well supported or absent. For risk, a source's own typology (AdvBench,
 HarmBench and its tense rewrites, Do-Not-Answer's harm areas, PyRIT harm categories) decides
-`high` outright: those are the datasets' published labels, not our guess. For intent, a
-small-talk corpus (ChatterBot's conversation openers, every language) is `chat` by what it is;
-without that rule the label model, fitted mostly on English requests, abstains on most of its
-non-English lines, and the heads learned to call Japanese small talk `generate_code`.
+`high` outright: those are the datasets' published labels, not our guess.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from classifier.taxonomy import INTENTS, RISKS
 from training.realtext.cues import INTENT_CUES, RISK_CUES, votes
 
 TYPOLOGY_CUES = ("harmful_source", "dna_harmful", "harm_category")
-SMALL_TALK_SOURCES = ("chatterbot",)  # conversation corpora: every line is `chat` (DESIGN §3)
 _ALL_CUES = [c.name for c in (*INTENT_CUES, *RISK_CUES) if c.name not in TYPOLOGY_CUES]
 
 
@@ -129,12 +125,11 @@ class WeakLabeller:
         for row in range(len(F)):
             i_conf = float(p_intent[row].max())
             r_conf = float(p_risk[row].max())
-            if metas[row].get("_source") in SMALL_TALK_SOURCES:
-                intent, i_conf = "chat", 1.0
-            elif i_conf >= self.thresholds_["intent"]:
-                intent = INTENTS[ci[p_intent[row].argmax()]]
-            else:
-                intent = None
+            intent = (
+                INTENTS[ci[p_intent[row].argmax()]]
+                if i_conf >= self.thresholds_["intent"]
+                else None
+            )
             if typology_high(metas[row], texts[row]):
                 risk, r_from, r_conf = "high", "typology", 1.0
             elif r_conf >= self.thresholds_["risk"]:

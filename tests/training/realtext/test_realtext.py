@@ -63,17 +63,13 @@ def test_weak_labeller_abstains_where_unsure_and_trusts_typologies() -> None:
     cues, sims = np.zeros((len(X), 1)), np.zeros((len(X), 2))
     model = WeakLabeller(min_precision=0.95, folds=3).fit(X, cues, sims, intents, risks)
     assert model.cv_["intent"]["accuracy"] > 0.95
-    probe = np.array([[3, 0, 0, 0], [0, 3, 0, 0], [1.5, 1.5, 0, 0], [1.5, 1.5, 0, 0]], dtype=float)
-    metas = [{"_source": "sharegpt"}, {"_source": "sharegpt"}, {"_source": "advbench"},
-             {"_source": "chatterbot"}]  # fmt: skip
-    out = model.label(probe, np.zeros((4, 1)), np.zeros((4, 2)), ["a", "b", "c", "d"], metas)
+    probe = np.array([[3, 0, 0, 0], [0, 3, 0, 0], [1.5, 1.5, 0, 0]], dtype=float)
+    metas = [{"_source": "sharegpt"}, {"_source": "sharegpt"}, {"_source": "advbench"}]
+    out = model.label(probe, np.zeros((3, 1)), np.zeros((3, 2)), ["a", "b", "c"], metas)
     assert (out[0].intent, out[0].risk) == ("plan", "low")
     assert (out[1].intent, out[1].risk) == ("chat", "high")
     assert out[2].intent is None  # halfway between: abstains
     assert (out[2].risk, out[2].risk_from) == ("high", "typology")
-    assert (
-        out[3].intent == "chat"
-    )  # small-talk corpus: chat by what it is, where the model abstains
 
 
 def _text(i: int, source: str = "sharegpt") -> RealText:
