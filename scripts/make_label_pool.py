@@ -36,7 +36,9 @@ import json
 import random
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -139,19 +141,23 @@ def instruction_part(text: str) -> str:
     return low if len(low) <= 700 else low[:400] + "\n" + low[-300:]
 
 
+def sharegpt_asks(by_source: dict[str, list]) -> Iterator[tuple[Any, str]]:
+    """Each ShareGPT text of a labellable length, with its instruction part."""
+    for source in ("sharegpt", "sharegpt_turns"):
+        for item in by_source.get(source, []):
+            if 20 <= len(item.text) <= 6000:
+                yield item, instruction_part(item.text)
+
+
 def missed_draw(bundle: Path, by_source: dict[str, list], n: int, rng: random.Random) -> list:
     """Texts the bundle answers `chat` whose instruction part cues another intent, per intent."""
     from classifier.runtime import Classifier
 
     cued: dict[str, list] = {name: [] for name in BUCKETS}
-    for source in ("sharegpt", "sharegpt_turns"):
-        for item in by_source.get(source, []):
-            if not 20 <= len(item.text) <= 6000:
-                continue
-            ask = instruction_part(item.text)
-            hits = [name for name, rx in BUCKETS.items() if re.search(rx, ask)]
-            if hits:
-                cued[rng.choice(hits)].append(item)
+    for item, ask in sharegpt_asks(by_source):
+        hits = [name for name, rx in BUCKETS.items() if re.search(rx, ask)]
+        if hits:
+            cued[rng.choice(hits)].append(item)
     clf = Classifier.load(bundle)
     chosen, per = [], n // len(cued)
     for rows in cued.values():
@@ -167,15 +173,11 @@ def rare_draw(by_source: dict[str, list], n: int, rng: random.Random) -> list:
     """Unlabelled ShareGPT texts whose instruction part carries a narrow cue for a rare intent."""
     cues = {name: re.compile(rx) for name, rx in RARE.items()}
     found: dict[str, list] = {name: [] for name in RARE}
-    for source in ("sharegpt", "sharegpt_turns"):
-        for item in by_source.get(source, []):
-            if not 20 <= len(item.text) <= 6000:
-                continue
-            ask = instruction_part(item.text)
-            for name, cue in cues.items():
-                if cue.search(ask):
-                    found[name].append(item)
-                    break
+    for item, ask in sharegpt_asks(by_source):
+        for name, cue in cues.items():
+            if cue.search(ask):
+                found[name].append(item)
+                break
     chosen = []
     for rows in found.values():
         rng.shuffle(rows)
