@@ -23,8 +23,7 @@ the instructions with pasted content that a mean of token vectors misses:
 `--purpose rare` searches every unlabelled ShareGPT turn for the two intents the sources hold
 least of (`classify`, `review_policy`) with narrow cues on the instruction part (head and tail),
 half the rows each. Cue hits are candidates, not labels: many turn out `chat` or `plan` when read.
-Labelled rows are split between the development set and gold by their text's hash
-(`scripts/merge_labels.py --split-dev`), so both sets gain rare-intent rows:
+Labelled rows go to gold with the draw `rare`:
 
     python scripts/make_label_pool.py --out /tmp/pool --purpose rare --n 1200
 """
@@ -45,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from data.corpora.extract import extract_unique, normalise  # noqa: E402
 from data.corpora.fetch import fetch_all  # noqa: E402
-from data.corpora.labelled import load_corpus  # noqa: E402
+from data.corpora.labelled import DRAW_OF_PURPOSE, load_corpus  # noqa: E402
 
 BUCKETS = {
     "summarize": r"\b(summar|tl;?dr|key (points|takeaways)|condense|recap|abstract of)",
@@ -188,7 +187,7 @@ def rare_draw(by_source: dict[str, list], n: int, rng: random.Random) -> list:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--purpose", choices=["dev", "gold", "active", "missed", "rare"], required=True)
+    ap.add_argument("--purpose", choices=list(DRAW_OF_PURPOSE), required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--exclude", type=Path, nargs="*", default=[], help="keymaps already drawn")
     ap.add_argument("--n", type=int, default=900, help="gold: rows to draw")
@@ -237,7 +236,7 @@ def main() -> int:
             chosen += rng.sample(by_source[source], min(40, len(by_source[source])))
     rng.shuffle(chosen)
     args.out.mkdir(parents=True, exist_ok=True)
-    prefix = {"dev": "d", "gold": "g", "active": "a", "missed": "m", "rare": "r"}[args.purpose]
+    prefix = args.purpose[0]  # merge_labels reads the draw back from it
     keymap = (args.out / "keymap.jsonl").open("w")
     size = -(-len(chosen) // args.batches)
     for b in range(args.batches):

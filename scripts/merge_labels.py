@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 from classifier.taxonomy import INTENTS, RISKS
+from data.corpora.labelled import DRAW_OF_PURPOSE
 
 FIELDS = ("package", "version", "path", "index", "sha256", "source")
-# The draw a key's prefix names (scripts/make_label_pool.py), recorded so that training keeps
-# only rows drawn like the development set for calibration (data.corpora.labelled.DRAWS).
-DRAW_OF_PREFIX = {"d": "cue", "g": "cue", "a": "active", "m": "missed", "r": "rare"}
+# The draw a key's first letter names, recorded so that training keeps only rows drawn like the
+# development set for calibration.
+DRAW_OF_PREFIX = {purpose[0]: draw for purpose, draw in DRAW_OF_PURPOSE.items()}
 
 
 def main(pool: Path, out: Path) -> int:

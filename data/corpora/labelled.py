@@ -24,10 +24,13 @@ logger = logging.getLogger(__name__)
 LABELS_DIR = Path(__file__).resolve().parents[1] / "realtext"
 DEVSET_PATH = LABELS_DIR / "devset.jsonl"
 GOLD_PATH = LABELS_DIR / "gold.jsonl"
-# How a gold row was chosen for labelling (`draw` in gold.jsonl, scripts/make_label_pool.py).
-# Only "cue" rows are drawn the way the development set is (by source and cue bucket); the others
-# were chosen because a bundle got them wrong or was unsure, so they are harder than traffic.
-DRAWS = ("cue", "active", "missed", "rare")
+# How a gold row was chosen for labelling (`draw` in gold.jsonl): the draw each purpose of
+# scripts/make_label_pool.py records, its batch keys starting with the purpose's first letter
+# (scripts/merge_labels.py reads it back from there). Only "cue" rows are drawn the way the
+# development set is (by source and cue bucket); the others were chosen because a bundle got them
+# wrong or was unsure, so they are harder than traffic.
+DRAW_OF_PURPOSE = {"dev": "cue", "gold": "cue", "active": "active", "missed": "missed",
+                   "rare": "rare"}  # fmt: skip
 REPRESENTATIVE_DRAWS = ("cue",)
 AUTHORED_DIR = LABELS_DIR.parent / "authored"
 
@@ -38,7 +41,7 @@ class Labelled:
     intent: str
     risk: str
     note: str = ""
-    draw: str = "cue"  # how the row was chosen to be labelled: see DRAWS
+    draw: str = "cue"  # how the row was chosen to be labelled: see DRAW_OF_PURPOSE
 
 
 @dataclass
