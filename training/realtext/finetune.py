@@ -13,6 +13,7 @@ parameters, so a rebuild with the same data reuses it and the embedding cache st
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -71,15 +72,21 @@ def finetune_student(
     if (target / "student.json").exists():
         return target
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tuned-", dir=root))
-    try:
-        history = _train(Path(base_dir), list(texts), labels, params, tmp, progress)
-        meta = {**base_meta, "key": f"tuned-{key}", "tuned_from": base_meta.get("key"),
-                "tuning": {"rows": len(texts), "params": params, **history}}  # fmt: skip
-        (tmp / "student.json").write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # One lock per key, as distill_student does: two builds of the same rows at once tune once
+    # (the second waits and reuses it) instead of racing to rename onto the same directory.
+    with open(root / f".tuned-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / "student.json").exists():  # another process finished while we waited
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=".tuned-", dir=root))
+        try:
+            history = _train(Path(base_dir), list(texts), labels, params, tmp, progress)
+            meta = {**base_meta, "key": f"tuned-{key}", "tuned_from": base_meta.get("key"),
+                    "tuning": {"rows": len(texts), "params": params, **history}}  # fmt: skip
+            (tmp / "student.json").write_text(json.dumps(meta, indent=2))
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
