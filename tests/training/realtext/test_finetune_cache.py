@@ -13,14 +13,22 @@ import pytest
 from training.realtext import finetune
 
 
-def test_concurrent_tuning_of_the_same_rows_trains_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: E501
+def test_concurrent_tuning_of_the_same_rows_trains_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: E501
     base = tmp_path / "base"
     base.mkdir()
     (base / "student.json").write_text(json.dumps({"key": "base-1"}))
     calls: list[int] = []
 
-    def slow_train(base_dir: Path, texts: list[str], labels: list[list[str]],
-                   params: dict[str, Any], out: Path, progress: bool) -> dict[str, Any]:  # fmt: skip
+    def slow_train(
+        base_dir: Path,
+        texts: list[str],
+        labels: list[list[str]],
+        params: dict[str, Any],
+        out: Path,
+        progress: bool,
+    ) -> dict[str, Any]:
         calls.append(len(texts))
         time.sleep(0.3)  # long enough for the second build to arrive while the first trains
         (out / "model.safetensors").write_bytes(b"vectors")
@@ -31,7 +39,7 @@ def test_concurrent_tuning_of_the_same_rows_trains_once(tmp_path: Path, monkeypa
 
     def build() -> None:
         results.append(finetune.finetune_student(
-            base, ["sum this up", "fix my sql"], ["summarize", "generate_code"], ["low", "low"],
+            base, ["sum this up", "fix my sql"], ["summarize", "generate_code"], ["low", None],
             cache_root=tmp_path / "cache", progress=False))  # fmt: skip
 
     threads = [threading.Thread(target=build) for _ in range(2)]
@@ -43,4 +51,5 @@ def test_concurrent_tuning_of_the_same_rows_trains_once(tmp_path: Path, monkeypa
     assert len(results) == 2 and results[0] == results[1]
     meta = json.loads((results[0] / "student.json").read_text())
     assert meta["tuned_from"] == "base-1"
+    # a row without a risk label trains the intent alone
     assert meta["tuning"]["classes"] == ["generate_code", "risk:low", "summarize"]
