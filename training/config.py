@@ -110,7 +110,6 @@ class RealTextWeights(_Section):
     gold: float = Field(3.0, gt=0.0)  # hand-labelled real rows
     authored: float = Field(3.0, ge=0.0)  # hand-written training requests
     weak: float = Field(1.0, ge=0.0)  # rows the label model labelled
-    app: float = Field(1.0, ge=0.0)  # application templates rendered around real texts
     sim: float = Field(0.2, ge=0.0)  # simulated log rows
 
 
@@ -136,8 +135,6 @@ class RealTextConfig(_Section):
     weak: bool = True  # use data/realtext/weak.jsonl
     calib_fraction: float = Field(0.3, ge=0.0, lt=1.0)  # of gold rows: calibration, not training
     near_duplicate: float = Field(0.95, gt=0.0, le=1.0)  # cosine to a dev text: dropped
-    # renderings of each hand-labelled framework prompt template (data.corpora.app_prompts)
-    app_renderings: int = Field(0, ge=0)
     finetune: FinetuneConfig = FinetuneConfig()
     abstain: AbstainConfig = AbstainConfig()
     seed: int = 0

@@ -64,27 +64,3 @@ PACKAGES: dict[str, PackageSource] = {
         ),
     )
 }  # fmt: skip
-
-# LLM application frameworks whose prompt templates are rendered around real texts for training
-# (`data.corpora.app_prompts`). Kept apart from PACKAGES: their texts are instructions with slots,
-# not requests, so they never join the corpus, the development set or the weak labels.
-TEMPLATE_PACKAGES: dict[str, PackageSource] = {
-    p.package: p
-    for p in (
-        PackageSource(
-            "llama-index-core", "0.14.25", "MIT", True,
-            "default prompts: summaries, question answering, extraction, text-to-SQL, evaluators",
-        ),
-        PackageSource(
-            "langchain-classic", "1.0.8", "MIT", True,
-            "chain and evaluator prompts: summarize, extraction, SQL, criteria and QA grading",
-        ),
-        PackageSource(
-            "haystack-ai", "3.4.1", "Apache-2.0", True, "component prompts: query expansion"
-        ),
-        PackageSource(
-            "nemoguardrails", "0.24.1", "Apache-2.0", True,
-            "guardrail task prompts: user intent, input self-check against a policy",
-        ),
-    )
-}  # fmt: skip

@@ -51,7 +51,7 @@ def finetune_student(
     base_dir: Path,
     texts: Sequence[str],
     intents: Sequence[str],
-    risks: Sequence[str | None],
+    risks: Sequence[str],
     *,
     params: dict[str, Any] | None = None,
     cache_root: Path | None = None,
@@ -65,8 +65,7 @@ def finetune_student(
 
     params = {**DEFAULT_PARAMS, **(params or {})}
     base_meta = json.loads((Path(base_dir) / "student.json").read_text())
-    # a row without a risk label (a rendered application template) trains the intent alone
-    labels = [[i, f"risk:{r}"] if r else [i] for i, r in zip(intents, risks, strict=True)]
+    labels = [[i, f"risk:{r}"] for i, r in zip(intents, risks, strict=True)]
     key = tuned_key(str(base_meta.get("key")), texts, labels, params)
     root = Path(cache_root) if cache_root is not None else default_cache_dir()
     target = root / f"student-tuned-{key}"

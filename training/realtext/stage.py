@@ -59,8 +59,6 @@ def prepare(
         use_weak=cfg.weak,
         calib_fraction=cfg.calib_fraction,
         seed=cfg.seed,
-        app_renderings=cfg.app_renderings,
-        app_weight=cfg.weights.app,
     )
     student = base_student
     tuning: dict[str, Any] = {}
@@ -117,19 +115,15 @@ def prepare(
 def tuning_rows(
     rows: RealRows, sim_texts: Sequence[str], sim_intent: np.ndarray, sim_risk: np.ndarray,
     cfg: RealTextConfig,
-) -> tuple[list[str], list[str], list[str | None]]:  # fmt: skip
-    """Training rows with both labels (never the calibration slice), rendered application
-    templates (intent only), plus a seeded sample of simulated training rows, so the tuned
-    vectors still serve the simulator's phrasings."""
-    texts: list[str] = []
-    intents: list[str] = []
-    risks: list[str | None] = []
+) -> tuple[list[str], list[str], list[str]]:  # fmt: skip
+    """Training rows with both labels (never the calibration slice) plus a seeded sample of
+    simulated training rows, so the tuned vectors still serve the simulator's phrasings."""
+    texts, intents, risks = [], [], []
     for i in range(len(rows)):
-        app = rows.origin[i] == "app"
-        if not rows.calib[i] and rows.intent[i] >= 0 and (rows.risk[i] >= 0 or app):
+        if not rows.calib[i] and rows.intent[i] >= 0 and rows.risk[i] >= 0:
             texts.append(rows.texts[i])
             intents.append(INTENTS[rows.intent[i]])
-            risks.append(RISKS[rows.risk[i]] if rows.risk[i] >= 0 else None)
+            risks.append(RISKS[rows.risk[i]])
     known = np.flatnonzero((np.asarray(sim_intent) >= 0) & (np.asarray(sim_risk) >= 0))
     rng = np.random.default_rng(cfg.seed)
     n = min(cfg.finetune.sim_rows, len(known))

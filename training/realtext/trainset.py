@@ -1,8 +1,5 @@
 """Real text as training rows: hand-labelled gold rows plus weak labels, never the dev set.
 
-Optionally also application prompt templates rendered around real texts
-(`data.corpora.app_prompts`): intent only, risk -1.
-
 Returned rows carry intent and risk (or -1 where the weak labeller abstained) and a weight; they
 have no tier outcome (tier_ok = -1), so the tier heads never see them. A slice of the gold rows
 is kept back to calibrate the intent and risk heads on real text. Rows whose embedding is a
@@ -40,7 +37,7 @@ class RealRows:
     intent: np.ndarray  # -1 = no label
     risk: np.ndarray
     weight: np.ndarray
-    origin: list[str]  # "gold" | "authored" | "weak" | "app"
+    origin: list[str]  # "gold" | "authored" | "weak"
     source: list[str]
     calib: np.ndarray  # bool: kept back for calibration, not trained on
     counts: dict[str, int] = field(default_factory=dict)
@@ -87,11 +84,9 @@ def build_rows(
     use_weak: bool = True,
     calib_fraction: float = 0.3,
     seed: int = 0,
-    app_renderings: int = 0,
-    app_weight: float = 1.0,
 ) -> RealRows:
-    """Gold rows (a `calib_fraction` slice kept back for calibration), authored rows, weak rows
-    and `app_renderings` renderings of each labelled application template, each with its weight.
+    """Gold rows (a `calib_fraction` slice kept back for calibration), authored rows and weak
+    rows, each with its weight.
 
     The calibration slice comes only from gold rows drawn like the development set: rows drawn
     because a bundle missed them or was unsure are harder than traffic, and a temperature fitted
@@ -126,11 +121,6 @@ def build_rows(
         r = RISKS.index(label["risk"]) if label.get("risk") else -1
         if i >= 0 or r >= 0:
             add(item.text, item.source, i, r, weak_weight, "weak", False)
-    if app_renderings > 0:
-        from data.corpora.app_prompts import rendered_rows
-
-        for text, src, i in rendered_rows(corpus.unlabelled, app_renderings, seed):
-            add(text, src, i, -1, app_weight, "app", False)
     rows = RealRows(
         texts,
         np.array(intent, dtype=np.int64),

@@ -39,7 +39,7 @@ def test_concurrent_tuning_of_the_same_rows_trains_once(
 
     def build() -> None:
         results.append(finetune.finetune_student(
-            base, ["sum this up", "fix my sql"], ["summarize", "generate_code"], ["low", None],
+            base, ["sum this up", "fix my sql"], ["summarize", "generate_code"], ["low", "low"],
             cache_root=tmp_path / "cache", progress=False))  # fmt: skip
 
     threads = [threading.Thread(target=build) for _ in range(2)]
@@ -51,5 +51,4 @@ def test_concurrent_tuning_of_the_same_rows_trains_once(
     assert len(results) == 2 and results[0] == results[1]
     meta = json.loads((results[0] / "student.json").read_text())
     assert meta["tuned_from"] == "base-1"
-    # a row without a risk label trains the intent alone
     assert meta["tuning"]["classes"] == ["generate_code", "risk:low", "summarize"]
