@@ -15,7 +15,7 @@ from training.realtext import finetune
 
 def test_concurrent_tuning_of_the_same_rows_trains_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: E501
+) -> None:
     base = tmp_path / "base"
     base.mkdir()
     (base / "student.json").write_text(json.dumps({"key": "base-1"}))
